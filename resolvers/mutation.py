@@ -1,0 +1,60 @@
+"""Root mutations: thin — turn inputs into records, call the ingestor, shape the result."""
+
+from __future__ import annotations
+
+import strawberry
+
+from schema.inputs import CustomerInput, JourneyInput, SurveyResponseInput, TouchpointInput
+from schema.types import BulkResult, CxInfo, Journey, RecordError, RecordResult
+from service.domain import RecordStatus
+from service.ingest.service import BulkOutcome
+from resolvers.records import as_record
+
+
+def _bulk_result(outcome: BulkOutcome) -> BulkResult:
+    return BulkResult(
+        data_version=outcome.data_version,
+        inserted=outcome.count(RecordStatus.INSERTED),
+        updated=outcome.count(RecordStatus.UPDATED),
+        unchanged=outcome.count(RecordStatus.UNCHANGED),
+        rejected=outcome.count(RecordStatus.REJECTED),
+        results=[
+            RecordResult(
+                index=r.index,
+                external_id=r.external_id,
+                status=r.status,
+                id=strawberry.ID(r.id) if r.id else None,
+                error=RecordError(code=r.error.code, field=r.error.field, message=r.error.message)
+                if r.error
+                else None,
+            )
+            for r in outcome.results
+        ],
+    )
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Create or replace a journey and its ordered stages.")
+    async def define_journey(self, info: CxInfo, input: JourneyInput) -> Journey:
+        ctx = info.context
+        doc = await ctx.ingestor.define_journey(ctx.tenant, as_record(input))
+        return Journey.from_doc(doc)
+
+    @strawberry.mutation(description="Insert or update customers, idempotently by source+externalId.")
+    async def upsert_customers(self, info: CxInfo, input: list[CustomerInput]) -> BulkResult:
+        ctx = info.context
+        return _bulk_result(await ctx.ingestor.upsert_customers(ctx.tenant, as_record(input)))
+
+    @strawberry.mutation(description="Record interactions; unknown customers are created as stubs.")
+    async def record_touchpoints(self, info: CxInfo, input: list[TouchpointInput]) -> BulkResult:
+        ctx = info.context
+        return _bulk_result(await ctx.ingestor.record_touchpoints(ctx.tenant, as_record(input)))
+
+    @strawberry.mutation(description="Submit survey responses with their answers.")
+    async def submit_survey_responses(
+        self, info: CxInfo, input: list[SurveyResponseInput]
+    ) -> BulkResult:
+        ctx = info.context
+        outcome = await ctx.ingestor.submit_survey_responses(ctx.tenant, as_record(input))
+        return _bulk_result(outcome)

@@ -1,0 +1,88 @@
+"""Root queries: thin — read arguments, call the reader, wrap documents in types."""
+
+from __future__ import annotations
+
+import strawberry
+
+from schema.connections import Connection
+from schema.inputs import RecordFilter as RecordFilterInput
+from schema.inputs import RecordRefInput
+from schema.types import Customer, CxInfo, Journey, SurveyResponse, Touchpoint
+from service.errors import BadUserInput
+from service.reader import RecordFilter
+
+
+def _filter(flt: RecordFilterInput | None) -> RecordFilter:
+    if flt is None:
+        return RecordFilter()
+    return RecordFilter(
+        customer_id=str(flt.customer) if flt.customer is not None else None,
+        journey=flt.journey,
+        stage=flt.stage,
+        channel=flt.channel.value if flt.channel is not None else None,
+        start=flt.window.from_ if flt.window else None,
+        end=flt.window.to if flt.window else None,
+    )
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    async def journeys(self, info: CxInfo) -> list[Journey]:
+        ctx = info.context
+        return [Journey.from_doc(d) for d in await ctx.reader.journeys(ctx.tenant)]
+
+    @strawberry.field
+    async def journey(self, info: CxInfo, key: str) -> Journey | None:
+        ctx = info.context
+        doc = await ctx.reader.journey(ctx.tenant, key)
+        return Journey.from_doc(doc) if doc else None
+
+    @strawberry.field(description="One customer, by its id or by its partner reference.")
+    async def customer(
+        self, info: CxInfo, id: strawberry.ID | None = None, ref: RecordRefInput | None = None
+    ) -> Customer | None:
+        ctx = info.context
+        if (id is None) == (ref is None):
+            raise BadUserInput("pass exactly one of id or ref", reason="INVALID_ARGUMENTS")
+        if ref is not None:
+            doc = await ctx.reader.customer_by_ref(ctx.tenant, ref.source, ref.external_id)
+        else:
+            doc = await ctx.reader.customer(ctx.tenant, str(id))
+        return Customer.from_doc(doc) if doc else None
+
+    @strawberry.field
+    async def customers(
+        self,
+        info: CxInfo,
+        segment: str | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[Customer]:
+        ctx = info.context
+        page = await ctx.reader.customers(ctx.tenant, segment, first, after)
+        return Connection.from_page(page, Customer.from_doc)
+
+    @strawberry.field
+    async def touchpoints(
+        self,
+        info: CxInfo,
+        filter: RecordFilterInput | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[Touchpoint]:
+        ctx = info.context
+        page = await ctx.reader.touchpoints(ctx.tenant, _filter(filter), first, after)
+        return Connection.from_page(page, Touchpoint.from_doc)
+
+    @strawberry.field
+    async def survey_responses(
+        self,
+        info: CxInfo,
+        filter: RecordFilterInput | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[SurveyResponse]:
+        ctx = info.context
+        page = await ctx.reader.survey_responses(ctx.tenant, _filter(filter), first, after)
+        return Connection.from_page(page, SurveyResponse.from_doc)

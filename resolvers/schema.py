@@ -1,0 +1,31 @@
+"""The executable schema: root types plus the extensions every request goes through."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaxAliasesLimiter, ParserCache, QueryDepthLimiter, ValidationCache
+
+from resolvers.mutation import Mutation
+from resolvers.query import Query
+from service.error_codes import log_errors
+
+
+class CxSchema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        log_errors(errors)
+
+
+def build_schema() -> strawberry.Schema:
+    return CxSchema(
+        query=Query,
+        mutation=Mutation,
+        extensions=[
+            QueryDepthLimiter(max_depth=12),
+            MaxAliasesLimiter(max_alias_count=30),
+            ParserCache(maxsize=256),
+            ValidationCache(maxsize=256),
+        ],
+    )

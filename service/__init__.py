@@ -1,0 +1,1 @@
+"""cxgraph's domain layer: settings, storage, ingestion, metrics and the app composition root."""

@@ -1,0 +1,115 @@
+"""Composition root: settings -> database -> services -> schema -> Starlette routes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.routing import Route
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse, process_result
+from strawberry.types import ExecutionResult
+
+from resolvers.schema import build_schema
+from service.context import RequestContext
+from service.error_codes import with_code
+from service.health import livez, readyz
+from service.ingest.service import Ingestor
+from service.reader import Reader
+from service.settings import Settings, get_settings
+from service.store.client import Mongo, connect
+from service.store.indexes import ensure_indexes
+
+log = logging.getLogger("cxgraph")
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    mongo: Mongo
+    reader: Reader
+    ingestor: Ingestor
+    indexes_ready: bool = False
+    background: set[asyncio.Task[None]] = field(default_factory=set)
+
+
+class CxGraphQL(GraphQL[RequestContext, None]):
+    async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
+        if result.errors:
+            result.errors = [with_code(e) for e in result.errors]
+        return process_result(result)
+
+    async def get_context(self, request: Any, response: Any) -> RequestContext:
+        state: AppState = request.app.state.cx
+        return RequestContext(
+            tenant=state.settings.default_tenant,
+            settings=state.settings,
+            reader=state.reader,
+            ingestor=state.ingestor,
+            request=request,
+            response=response,
+        )
+
+
+async def _ensure_indexes_until_done(state: AppState) -> None:
+    """A database that is down at start-up must not stop the pod: keep trying, stay unready."""
+    delay = 0.5
+    while True:
+        try:
+            await ensure_indexes(state.mongo)
+        except Exception as exc:  # noqa: BLE001 - any failure here means "try again"
+            log.warning("creating indexes failed (%s); retrying in %.1fs", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+        else:
+            state.indexes_ready = True
+            return
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or get_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        mongo = connect(settings)
+        state = AppState(
+            settings=settings,
+            mongo=mongo,
+            reader=Reader(mongo, settings),
+            ingestor=Ingestor(mongo, settings),
+        )
+        app.state.cx = state
+        try:
+            await ensure_indexes(mongo)
+            state.indexes_ready = True
+        except Exception as exc:  # noqa: BLE001
+            log.warning("database not ready at start-up (%s); will keep trying", exc)
+            task = asyncio.create_task(_ensure_indexes_until_done(state))
+            state.background.add(task)
+            task.add_done_callback(state.background.discard)
+        try:
+            yield
+        finally:
+            for task in list(state.background):
+                task.cancel()
+            await mongo.close()
+
+    graphql_app = CxGraphQL(
+        build_schema(),
+        graphql_ide="graphiql" if settings.graphiql else None,
+        allow_queries_via_get=False,
+    )
+
+    return Starlette(
+        routes=[
+            Route("/graphql", graphql_app),
+            Route("/livez", livez),
+            Route("/readyz", readyz),
+        ],
+        lifespan=lifespan,
+    )

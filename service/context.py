@@ -1,0 +1,30 @@
+"""What every GraphQL request can reach: its tenant and the domain services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from strawberry.dataloader import DataLoader
+
+from service.ingest.service import Ingestor
+from service.reader import Reader
+from service.settings import Settings
+from service.store.client import Doc
+
+
+@dataclass
+class RequestContext:
+    tenant: str
+    settings: Settings
+    reader: Reader
+    ingestor: Ingestor
+    request: Any = None
+    response: Any = None
+    customer_loader: DataLoader[str, Doc | None] = field(init=False)
+
+    def __post_init__(self) -> None:
+        async def load(ids: list[str]) -> list[Doc | None]:
+            return await self.reader.customers_by_id(self.tenant, ids)
+
+        self.customer_loader = DataLoader(load_fn=load)

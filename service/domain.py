@@ -1,0 +1,56 @@
+"""The CX vocabulary: enums shared by storage, ingestion, metrics and the GraphQL schema."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class Channel(Enum):
+    WEB = "WEB"
+    MOBILE_APP = "MOBILE_APP"
+    EMAIL = "EMAIL"
+    PHONE = "PHONE"
+    CHAT = "CHAT"
+    STORE = "STORE"
+    SOCIAL = "SOCIAL"
+    OTHER = "OTHER"
+
+
+class Component(Enum):
+    """The six components of customer experience (seed 000)."""
+
+    COMMUNICATIONS = "COMMUNICATIONS"
+    PRODUCT = "PRODUCT"
+    PROCESSES = "PROCESSES"
+    CHANNELS = "CHANNELS"
+    PEOPLE = "PEOPLE"
+    PRICE = "PRICE"
+
+
+class AnswerMetric(Enum):
+    """What a survey answer measures."""
+
+    NPS = "NPS"
+    CSAT = "CSAT"
+    CES = "CES"
+    EMOTION = "EMOTION"
+    VALUE_FOR_EFFORT = "VALUE_FOR_EFFORT"
+    COMPONENT = "COMPONENT"
+    OTHER = "OTHER"
+
+
+class Phase(Enum):
+    PRE_PURCHASE = "PRE_PURCHASE"
+    PURCHASE = "PURCHASE"
+    POST_PURCHASE = "POST_PURCHASE"
+
+
+class RecordStatus(Enum):
+    INSERTED = "INSERTED"
+    UPDATED = "UPDATED"
+    UNCHANGED = "UNCHANGED"
+    REJECTED = "REJECTED"
+
+
+def values(enum: type[Enum]) -> frozenset[str]:
+    return frozenset(member.value for member in enum)

@@ -1,0 +1,44 @@
+"""Errors a client can act on. Each carries a stable ``extensions.code``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphql import GraphQLError
+
+
+class CxError(GraphQLError):
+    """A user-facing error; never masked."""
+
+    code = "BAD_USER_INPUT"
+
+    def __init__(self, message: str, *, code: str | None = None, **extensions: Any) -> None:
+        ext = {"code": code or self.code, **extensions}
+        super().__init__(message, extensions=ext)
+
+
+class BadUserInput(CxError):
+    code = "BAD_USER_INPUT"
+
+
+class BatchTooLarge(CxError):
+    code = "BATCH_TOO_LARGE"
+
+    def __init__(self, received: int, limit: int) -> None:
+        super().__init__(
+            f"batch of {received} records is larger than the limit of {limit} (CX_MAX_BATCH); "
+            "nothing was stored: split it into batches of at most {limit}".replace(
+                "{limit}", str(limit)
+            ),
+            received=received,
+            limit=limit,
+            category="BAD_USER_INPUT",
+        )
+
+
+class NotFound(CxError):
+    code = "NOT_FOUND"
+
+
+class Unavailable(CxError):
+    code = "UNAVAILABLE"

@@ -1,0 +1,1 @@
+"""Ingestion: validation of partner records and idempotent bulk writes."""

@@ -1,0 +1,100 @@
+"""Read-side use cases: records and journeys for the frontend queries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from service.errors import BadUserInput
+from service.ids import record_id
+from service.settings import Settings
+from service.store import customers, journeys
+from service.store.client import Doc, Mongo
+from service.store.indexes import CUSTOMERS, SURVEY_RESPONSES, TOUCHPOINTS
+from service.store.pagination import Page, page_size, paginate
+
+
+@dataclass(frozen=True)
+class RecordFilter:
+    """Filters of the touchpoint and survey-response lists; every one is optional."""
+
+    customer_id: str | None = None
+    journey: str | None = None
+    stage: str | None = None
+    channel: str | None = None
+    start: datetime | None = None  # inclusive
+    end: datetime | None = None  # exclusive
+
+
+_TIME_FIELD = {TOUCHPOINTS: "occurredAt", SURVEY_RESPONSES: "submittedAt"}
+
+
+class Reader:
+    def __init__(self, mongo: Mongo, settings: Settings) -> None:
+        self.mongo = mongo
+        self.settings = settings
+
+    async def journeys(self, tenant: str) -> list[Doc]:
+        return await journeys.list_all(self.mongo, tenant)
+
+    async def journey(self, tenant: str, key: str) -> Doc | None:
+        return await journeys.get(self.mongo, tenant, key)
+
+    async def customer(self, tenant: str, customer_id: str) -> Doc | None:
+        return await customers.get(self.mongo, tenant, customer_id)
+
+    async def customer_by_ref(self, tenant: str, source: str, external_id: str) -> Doc | None:
+        return await self.customer(tenant, record_id(CUSTOMERS, tenant, source, external_id))
+
+    async def customers_by_id(self, tenant: str, ids: list[str]) -> list[Doc | None]:
+        found = await customers.get_many(self.mongo, tenant, ids)
+        return [found.get(i) for i in ids]
+
+    async def customers(
+        self, tenant: str, segment: str | None, first: int | None, after: str | None
+    ) -> Page:
+        query: Doc = {"tenant": tenant}
+        if segment is not None:
+            query["segments"] = {"$eq": segment}
+        return await paginate(self.mongo[CUSTOMERS], query, "_id", self._size(first), after)
+
+    async def touchpoints(
+        self, tenant: str, flt: RecordFilter, first: int | None, after: str | None
+    ) -> Page:
+        return await self._records(TOUCHPOINTS, tenant, flt, first, after)
+
+    async def survey_responses(
+        self, tenant: str, flt: RecordFilter, first: int | None, after: str | None
+    ) -> Page:
+        return await self._records(SURVEY_RESPONSES, tenant, flt, first, after)
+
+    async def _records(
+        self, collection: str, tenant: str, flt: RecordFilter, first: int | None, after: str | None
+    ) -> Page:
+        size = self._size(first)  # check arguments before any I/O
+        time_field = _TIME_FIELD[collection]
+        # Values are bound as equality on typed strings: never parsed as operators.
+        query: Doc = {"tenant": tenant}
+        for field, value in (
+            ("customerId", flt.customer_id),
+            ("journey", flt.journey),
+            ("stage", flt.stage),
+            ("channel", flt.channel),
+        ):
+            if value is not None:
+                query[field] = {"$eq": value}
+        window: dict[str, Any] = {}
+        if flt.start is not None:
+            window["$gte"] = flt.start
+        if flt.end is not None:
+            window["$lt"] = flt.end
+        if flt.start and flt.end and flt.end <= flt.start:
+            raise BadUserInput("the window is empty or reversed: `to` must be after `from`",
+                               reason="INVALID_WINDOW")  # fmt: skip
+        if window:
+            query[time_field] = window
+        return await paginate(self.mongo[collection], query, time_field, size, after)
+
+    def _size(self, first: int | None) -> int:
+        return page_size(first, self.settings.default_page_size, self.settings.max_page_size)

@@ -1,0 +1,53 @@
+"""Every runtime setting, read from the environment with the prefix ``CX_``."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class MongoDriver(StrEnum):
+    PYMONGO = "pymongo"
+    MOTOR = "motor"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CX_", extra="ignore")
+
+    env: Environment = Environment.DEVELOPMENT
+    mongo_uri: str | None = Field(
+        default=None,
+        description="MongoDB URI. Unset: `make run` starts the embedded SecantusDB.",
+    )
+    mongo_db: str = "cxgraph"
+    mongo_driver: MongoDriver = MongoDriver.PYMONGO
+    mongo_server_selection_timeout_s: float = Field(default=2.0, gt=0)
+    mongo_socket_timeout_s: float = Field(default=10.0, gt=0)
+    data_dir: str = Field(default=".cxgraph/data", description="Embedded database files.")
+    default_tenant: str = "default"
+    max_batch: int = Field(default=1000, ge=1)
+    default_page_size: int = Field(default=50, ge=1)
+    max_page_size: int = Field(default=500, ge=1)
+    max_string_length: int = Field(default=1000, ge=16)
+    max_comment_length: int = Field(default=5000, ge=16)
+    max_attributes_bytes: int = Field(default=16_384, ge=64)
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    log_level: str = "info"
+
+    @property
+    def graphiql(self) -> bool:
+        return self.env is Environment.DEVELOPMENT
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""MongoDB access: the client, indexes, and one repository module per collection."""

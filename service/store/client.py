@@ -1,0 +1,76 @@
+"""The MongoDB client: PyMongo's async API by default, Motor as an optional driver.
+
+Both expose the same collection methods we use; the two differences (``aggregate`` is a
+coroutine in PyMongo and a plain call in Motor; Motor needs an explicit ``to_list`` length)
+are hidden behind :func:`aggregate` and :func:`to_list`.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any
+
+from pymongo import AsyncMongoClient
+
+from service.settings import MongoDriver, Settings
+
+Doc = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Mongo:
+    client: Any
+    db: Any
+    driver: MongoDriver
+
+    def __getitem__(self, collection: str) -> Any:
+        return self.db[collection]
+
+    async def ping(self) -> bool:
+        try:
+            await self.client.admin.command("ping")
+        except Exception:
+            return False
+        return True
+
+    async def close(self) -> None:
+        result = self.client.close()
+        if inspect.isawaitable(result):
+            await result
+
+
+def connect(settings: Settings, uri: str | None = None, db_name: str | None = None) -> Mongo:
+    uri = uri or settings.mongo_uri
+    if not uri:
+        raise RuntimeError("CX_MONGO_URI is not set (make run starts an embedded database)")
+    options: dict[str, Any] = {
+        "serverSelectionTimeoutMS": int(settings.mongo_server_selection_timeout_s * 1000),
+        "socketTimeoutMS": int(settings.mongo_socket_timeout_s * 1000),
+        "connectTimeoutMS": int(settings.mongo_server_selection_timeout_s * 1000),
+        "tz_aware": True,
+        "appname": "cxgraph",
+    }
+    client: Any
+    if settings.mongo_driver is MongoDriver.MOTOR:
+        try:
+            from motor.motor_asyncio import AsyncIOMotorClient
+        except ImportError as exc:  # pragma: no cover - depends on the extra
+            raise RuntimeError("CX_MONGO_DRIVER=motor needs the extra: pip install .[motor]") from exc
+        client = AsyncIOMotorClient(uri, **options)
+    else:
+        client = AsyncMongoClient(uri, **options)
+    name = db_name or settings.mongo_db
+    return Mongo(client=client, db=client[name], driver=settings.mongo_driver)
+
+
+async def aggregate(collection: Any, pipeline: list[Doc], **kwargs: Any) -> list[Doc]:
+    cursor = collection.aggregate(pipeline, **kwargs)
+    if inspect.isawaitable(cursor):
+        cursor = await cursor
+    return await to_list(cursor)
+
+
+async def to_list(cursor: Any) -> list[Doc]:
+    docs: list[Doc] = await cursor.to_list(None)
+    return docs

@@ -1,0 +1,88 @@
+"""Customer documents: stubs for customers known only by reference, and segment snapshots."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo.errors import BulkWriteError
+
+from service.ids import record_id
+from service.store.client import Doc, Mongo, to_list
+from service.store.indexes import CUSTOMERS, SURVEY_RESPONSES, TOUCHPOINTS
+
+DUPLICATE_KEY = 11000
+# Collections whose documents snapshot the customer's segments when they are recorded.
+SNAPSHOTTING = (TOUCHPOINTS, SURVEY_RESPONSES)
+
+
+async def segments_with_stubs(
+    mongo: Mongo, tenant: str, refs: Iterable[tuple[str, str]]
+) -> dict[str, list[str] | None]:
+    """Each referenced customer's segments, creating a stub for each one not known yet.
+
+    ``None`` means the customer is a stub: its segments are not known yet.
+    """
+    wanted = {record_id(CUSTOMERS, tenant, s, e): (s, e) for s, e in refs}
+    found = await _segments(mongo, wanted)
+    missing = [cid for cid in wanted if cid not in found]
+    if missing:
+        now = datetime.now(UTC)
+        stubs = [
+            {"_id": cid, "tenant": tenant, "source": wanted[cid][0], "externalId": wanted[cid][1],
+             "stub": True, "segments": [], "createdAt": now, "updatedAt": now}
+            for cid in missing
+        ]  # fmt: skip
+        try:
+            await mongo[CUSTOMERS].insert_many(stubs, ordered=False)
+        except BulkWriteError as exc:
+            if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+                raise
+            # A concurrent writer created some of them first: read what it stored.
+            found.update(await _segments(mongo, {cid: wanted[cid] for cid in missing}))
+        for cid in missing:
+            found.setdefault(cid, None)
+    return found
+
+
+async def _segments(mongo: Mongo, wanted: dict[str, Any]) -> dict[str, list[str] | None]:
+    docs = await to_list(
+        mongo[CUSTOMERS].find({"_id": {"$in": list(wanted)}}, {"segments": 1, "stub": 1})
+    )
+    return {d["_id"]: (None if d.get("stub") else list(d.get("segments", []))) for d in docs}
+
+
+async def apply_segments_to_pending(mongo: Mongo, tenant: str, customer_ids: list[str]) -> int:
+    """Give records stored while their customer was a stub that customer's segments."""
+    if not customer_ids:
+        return 0
+    docs = await to_list(
+        mongo[CUSTOMERS].find(
+            {"_id": {"$in": customer_ids}, "tenant": tenant, "stub": {"$ne": True}},
+            {"segments": 1},
+        )
+    )
+    by_segments: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    for d in docs:
+        by_segments[tuple(d.get("segments", []))].append(d["_id"])
+    changed = 0
+    for segments, ids in by_segments.items():
+        for collection in SNAPSHOTTING:
+            result = await mongo[collection].update_many(
+                {"tenant": tenant, "customerId": {"$in": ids}, "segmentsPending": True},
+                {"$set": {"segments": list(segments)}, "$unset": {"segmentsPending": ""}},
+            )
+            changed += result.modified_count
+    return changed
+
+
+async def get(mongo: Mongo, tenant: str, customer_id: str) -> Doc | None:
+    doc: Doc | None = await mongo[CUSTOMERS].find_one({"_id": customer_id, "tenant": tenant})
+    return doc
+
+
+async def get_many(mongo: Mongo, tenant: str, ids: list[str]) -> dict[str, Doc]:
+    docs = await to_list(mongo[CUSTOMERS].find({"_id": {"$in": ids}, "tenant": tenant}))
+    return {d["_id"]: d for d in docs}

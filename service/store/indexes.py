@@ -1,0 +1,45 @@
+"""Indexes, created idempotently at start-up (create_index is a no-op when one exists)."""
+
+from __future__ import annotations
+
+from pymongo import ASCENDING, IndexModel
+
+from service.store.client import Mongo
+
+CUSTOMERS = "customers"
+TOUCHPOINTS = "touchpoints"
+SURVEY_RESPONSES = "survey_responses"
+JOURNEYS = "journeys"
+TENANTS = "tenants"
+
+_RECORD_KEY = [("tenant", ASCENDING), ("source", ASCENDING), ("externalId", ASCENDING)]
+
+INDEXES: dict[str, list[IndexModel]] = {
+    CUSTOMERS: [
+        IndexModel(_RECORD_KEY, unique=True, name="record_key"),
+        IndexModel([("tenant", ASCENDING), ("segments", ASCENDING), ("_id", ASCENDING)]),
+    ],
+    TOUCHPOINTS: [
+        IndexModel(_RECORD_KEY, unique=True, name="record_key"),
+        IndexModel([("tenant", ASCENDING), ("occurredAt", ASCENDING), ("_id", ASCENDING)]),
+        IndexModel(
+            [("tenant", ASCENDING), ("customerId", ASCENDING), ("occurredAt", ASCENDING)]
+        ),
+        IndexModel([("tenant", ASCENDING), ("journey", ASCENDING), ("stage", ASCENDING)]),
+        IndexModel([("tenant", ASCENDING), ("caseId", ASCENDING)], sparse=True),
+    ],
+    SURVEY_RESPONSES: [
+        IndexModel(_RECORD_KEY, unique=True, name="record_key"),
+        IndexModel([("tenant", ASCENDING), ("submittedAt", ASCENDING), ("_id", ASCENDING)]),
+        IndexModel(
+            [("tenant", ASCENDING), ("customerId", ASCENDING), ("submittedAt", ASCENDING)]
+        ),
+        IndexModel([("tenant", ASCENDING), ("journey", ASCENDING), ("stage", ASCENDING)]),
+    ],
+    JOURNEYS: [IndexModel([("tenant", ASCENDING), ("key", ASCENDING)], unique=True)],
+}
+
+
+async def ensure_indexes(mongo: Mongo) -> None:
+    for collection, models in INDEXES.items():
+        await mongo[collection].create_indexes(models)

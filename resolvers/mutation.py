@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import strawberry
 
+from resolvers.records import as_record
 from schema.inputs import CustomerInput, JourneyInput, SurveyResponseInput, TouchpointInput
 from schema.types import BulkResult, CxInfo, Journey, RecordError, RecordResult
 from service.domain import RecordStatus
 from service.ingest.service import BulkOutcome
-from resolvers.records import as_record
 
 
 def _bulk_result(outcome: BulkOutcome) -> BulkResult:
@@ -41,7 +41,9 @@ class Mutation:
         doc = await ctx.ingestor.define_journey(ctx.tenant, as_record(input))
         return Journey.from_doc(doc)
 
-    @strawberry.mutation(description="Insert or update customers, idempotently by source+externalId.")
+    @strawberry.mutation(
+        description="Insert or update customers, idempotently by source+externalId."
+    )
     async def upsert_customers(self, info: CxInfo, input: list[CustomerInput]) -> BulkResult:
         ctx = info.context
         return _bulk_result(await ctx.ingestor.upsert_customers(ctx.tenant, as_record(input)))

@@ -22,10 +22,11 @@ def build_schema() -> strawberry.Schema:
     return CxSchema(
         query=Query,
         mutation=Mutation,
+        # Factories: a fresh extension per request (the caches live at module level).
         extensions=[
-            QueryDepthLimiter(max_depth=12),
-            MaxAliasesLimiter(max_alias_count=30),
-            ParserCache(maxsize=256),
-            ValidationCache(maxsize=256),
+            lambda: QueryDepthLimiter(max_depth=12),
+            lambda: MaxAliasesLimiter(max_alias_count=30),
+            lambda: ParserCache(maxsize=256),
+            lambda: ValidationCache(maxsize=256),
         ],
     )

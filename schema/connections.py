@@ -35,7 +35,10 @@ class Connection(Generic[Node]):
     @classmethod
     def from_page(cls, page: Page, to_node: Callable[[Doc], Node]) -> Connection[Node]:
         return cls(
-            edges=[Edge(cursor=c, node=to_node(r)) for r, c in zip(page.rows, page.cursors, strict=True)],
+            edges=[
+                Edge(cursor=c, node=to_node(r))
+                for r, c in zip(page.rows, page.cursors, strict=True)
+            ],
             page_info=PageInfo(
                 has_next_page=page.has_next,
                 has_previous_page=page.has_previous,

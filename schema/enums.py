@@ -1,15 +1,15 @@
-"""GraphQL enums, the domain's own enums exposed as they are."""
+"""GraphQL enums: the domain's own enums, registered with Strawberry as they are."""
 
 from __future__ import annotations
 
 import strawberry
 
-from service import domain
+from service.domain import AnswerMetric, Channel, Component, Phase, RecordStatus
 
-Channel = strawberry.enum(domain.Channel, description="Where an interaction happened.")
-Component = strawberry.enum(
-    domain.Component, description="The six components of customer experience."
-)
-AnswerMetric = strawberry.enum(domain.AnswerMetric, description="What a survey answer measures.")
-Phase = strawberry.enum(domain.Phase, description="Where a journey stage sits around the sale.")
-RecordStatus = strawberry.enum(domain.RecordStatus, description="What a write did to a record.")
+strawberry.enum(Channel, description="Where an interaction happened.")
+strawberry.enum(Component, description="The six components of customer experience.")
+strawberry.enum(AnswerMetric, description="What a survey answer measures.")
+strawberry.enum(Phase, description="Where a journey stage sits around the sale.")
+strawberry.enum(RecordStatus, description="What a write did to a record.")
+
+__all__ = ["AnswerMetric", "Channel", "Component", "Phase", "RecordStatus"]

@@ -62,7 +62,7 @@ async def _ensure_indexes_until_done(state: AppState) -> None:
     while True:
         try:
             await ensure_indexes(state.mongo)
-        except Exception as exc:  # noqa: BLE001 - any failure here means "try again"
+        except Exception as exc:
             log.warning("creating indexes failed (%s); retrying in %.1fs", exc, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)
@@ -87,7 +87,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             await ensure_indexes(mongo)
             state.indexes_ready = True
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             log.warning("database not ready at start-up (%s); will keep trying", exc)
             task = asyncio.create_task(_ensure_indexes_until_done(state))
             state.background.add(task)
@@ -113,3 +113,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         lifespan=lifespan,
     )
+
+
+def export_sdl() -> str:
+    """The schema as SDL, for schema.graphql and clients' code generators."""
+    return build_schema().as_str() + "\n"

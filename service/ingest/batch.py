@@ -66,5 +66,7 @@ def prepare(
         try:
             candidates.append(validate(i, record))
         except RecordInvalid as invalid:
-            rejected[i] = Outcome(i, _external_id(record), RecordStatus.REJECTED, error=invalid.error)
+            rejected[i] = Outcome(
+                i, _external_id(record), RecordStatus.REJECTED, error=invalid.error
+            )
     return candidates, rejected

@@ -130,7 +130,9 @@ async def _insert_new(
         if i in collided:
             pending.append(c)
         elif i in failed:
-            _done(report, c, RecordStatus.REJECTED, RecordError(codes.WRITE_FAILED, None, failed[i]))
+            _done(
+                report, c, RecordStatus.REJECTED, RecordError(codes.WRITE_FAILED, None, failed[i])
+            )
         else:
             _done(report, c, RecordStatus.INSERTED)
     return pending

@@ -191,7 +191,8 @@ def sequence(
         raise RecordInvalid(
             codes.TOO_MANY_ITEMS, name, f"{name} has {len(value)} items; the limit is {limit}"
         )
-    return value
+    items: Sequence[Any] = value
+    return items
 
 
 def string_list(
@@ -227,7 +228,8 @@ def json_map(record: Mapping[str, Any], field: str, limit_bytes: int) -> dict[st
         raise RecordInvalid(
             codes.ATTRIBUTES_TOO_LARGE,
             field,
-            f"{field} is {size} bytes as JSON; the limit is {limit_bytes} (CX_MAX_ATTRIBUTES_BYTES)",
+            f"{field} is {size} bytes as JSON; "
+            f"the limit is {limit_bytes} (CX_MAX_ATTRIBUTES_BYTES)",
         )
     loaded: dict[str, Any] = json.loads(encoded)
     return loaded

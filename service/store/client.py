@@ -56,7 +56,9 @@ def connect(settings: Settings, uri: str | None = None, db_name: str | None = No
         try:
             from motor.motor_asyncio import AsyncIOMotorClient
         except ImportError as exc:  # pragma: no cover - depends on the extra
-            raise RuntimeError("CX_MONGO_DRIVER=motor needs the extra: pip install .[motor]") from exc
+            raise RuntimeError(
+                "CX_MONGO_DRIVER=motor needs the extra: pip install .[motor]"
+            ) from exc
         client = AsyncIOMotorClient(uri, **options)
     else:
         client = AsyncMongoClient(uri, **options)

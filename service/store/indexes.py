@@ -22,18 +22,14 @@ INDEXES: dict[str, list[IndexModel]] = {
     TOUCHPOINTS: [
         IndexModel(_RECORD_KEY, unique=True, name="record_key"),
         IndexModel([("tenant", ASCENDING), ("occurredAt", ASCENDING), ("_id", ASCENDING)]),
-        IndexModel(
-            [("tenant", ASCENDING), ("customerId", ASCENDING), ("occurredAt", ASCENDING)]
-        ),
+        IndexModel([("tenant", ASCENDING), ("customerId", ASCENDING), ("occurredAt", ASCENDING)]),
         IndexModel([("tenant", ASCENDING), ("journey", ASCENDING), ("stage", ASCENDING)]),
         IndexModel([("tenant", ASCENDING), ("caseId", ASCENDING)], sparse=True),
     ],
     SURVEY_RESPONSES: [
         IndexModel(_RECORD_KEY, unique=True, name="record_key"),
         IndexModel([("tenant", ASCENDING), ("submittedAt", ASCENDING), ("_id", ASCENDING)]),
-        IndexModel(
-            [("tenant", ASCENDING), ("customerId", ASCENDING), ("submittedAt", ASCENDING)]
-        ),
+        IndexModel([("tenant", ASCENDING), ("customerId", ASCENDING), ("submittedAt", ASCENDING)]),
         IndexModel([("tenant", ASCENDING), ("journey", ASCENDING), ("stage", ASCENDING)]),
     ],
     JOURNEYS: [IndexModel([("tenant", ASCENDING), ("key", ASCENDING)], unique=True)],

@@ -1,0 +1,52 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+LOCK := requirements/dev.lock
+
+.PHONY: install run test lint format typecheck lock schema bench clean
+
+install: $(STAMP)
+
+# Exact pins from the lock file, then this project in editable mode without re-resolving.
+$(STAMP): pyproject.toml $(LOCK)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+## Serve GraphQL on http://127.0.0.1:8000/graphql (embedded database + demo data when CX_MONGO_URI is unset)
+run: install
+	$(BIN)/cxgraph dev
+
+## The whole test suite, against the embedded database and a real Redis
+test: install
+	scripts/ensure-redis.sh
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+typecheck: install
+	$(BIN)/mypy
+
+## Re-pin dependencies after editing pyproject.toml
+lock: install
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra embedded --extra motor \
+		--python-version 3.11 --universal -o requirements/dev.lock
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --universal \
+		-o requirements/prod.lock
+
+schema: install
+	$(BIN)/cxgraph schema export > schema.graphql
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

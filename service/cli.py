@@ -1,0 +1,148 @@
+"""The ``cxgraph`` command: serve, dev, demo load, schema export."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from service.settings import Settings, get_settings
+
+log = logging.getLogger("cxgraph")
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from service.app import create_app
+
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    if not settings.mongo_uri:
+        print("CX_MONGO_URI is not set. `make run` (or `cxgraph dev`) starts an embedded "
+              "database for development.", file=sys.stderr)  # fmt: skip
+        return 2
+    _serve(settings, args.host or settings.host, args.port or settings.port)
+    return 0
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    """Development: the embedded database unless CX_MONGO_URI is set, demo data once, serve."""
+    from service.embedded import EmbeddedMongo
+
+    settings = get_settings()
+    embedded: EmbeddedMongo | None = None
+    if not settings.mongo_uri:
+        embedded = EmbeddedMongo(settings.data_dir)
+        print(f"starting the embedded database (data in {settings.data_dir}) ...", flush=True)
+        uri = embedded.start()
+        os.environ["CX_MONGO_URI"] = uri
+        settings = settings.model_copy(update={"mongo_uri": uri})
+    try:
+        if not args.no_demo:
+            asyncio.run(_load_demo_if_empty(settings))
+        print(f"GraphQL on http://{args.host or settings.host}:{args.port or settings.port}"
+              "/graphql  (Ctrl-C to stop)", flush=True)  # fmt: skip
+        _serve(settings, args.host or settings.host, args.port or settings.port)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if embedded is not None:
+            print("stopping the embedded database ...", flush=True)
+            embedded.stop()
+    return 0
+
+
+async def _load_demo_if_empty(settings: Settings) -> None:
+    from service.demo import is_empty, load_demo
+    from service.store.client import connect
+    from service.store.indexes import ensure_indexes
+
+    mongo = connect(settings)
+    try:
+        if await is_empty(mongo, settings.default_tenant):
+            await ensure_indexes(mongo)
+            await load_demo(mongo, settings, settings.default_tenant)
+        else:
+            print("database has data: demo set not loaded", flush=True)
+    finally:
+        await mongo.close()
+
+
+def cmd_demo_load(args: argparse.Namespace) -> int:
+    from service.demo import load_demo
+    from service.store.client import connect
+    from service.store.indexes import ensure_indexes
+
+    settings = get_settings()
+    if not settings.mongo_uri:
+        print("CX_MONGO_URI is not set.", file=sys.stderr)
+        return 2
+
+    async def run() -> None:
+        mongo = connect(settings)
+        try:
+            await ensure_indexes(mongo)
+            await load_demo(mongo, settings, args.tenant or settings.default_tenant,
+                            seed=args.seed, end=args.end)  # fmt: skip
+        finally:
+            await mongo.close()
+
+    asyncio.run(run())
+    return 0
+
+
+def cmd_schema_export(args: argparse.Namespace) -> int:
+    from service.app import export_sdl
+
+    sys.stdout.write(export_sdl())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cxgraph", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="serve GraphQL (reads CX_MONGO_URI, CX_MONGO_DB)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(func=cmd_serve)
+
+    dev = commands.add_parser(
+        "dev", help="embedded database when CX_MONGO_URI is unset, demo data once, serve"
+    )
+    dev.add_argument("--host")
+    dev.add_argument("--port", type=int)
+    dev.add_argument("--no-demo", action="store_true", help="do not load the demo data set")
+    dev.set_defaults(func=cmd_dev)
+
+    demo = commands.add_parser("demo", help="the demo data set")
+    demo_commands = demo.add_subparsers(dest="demo_command", required=True)
+    load = demo_commands.add_parser("load", help="load the deterministic demo data set")
+    load.add_argument("--tenant")
+    load.add_argument("--seed", type=int, default=7)
+    load.add_argument("--end", help="last day of the data (YYYY-MM-DD); default: today (UTC)")
+    load.set_defaults(func=cmd_demo_load)
+
+    schema = commands.add_parser("schema", help="the GraphQL schema")
+    schema_commands = schema.add_subparsers(dest="schema_command", required=True)
+    export = schema_commands.add_parser("export", help="print the schema as SDL")
+    export.set_defaults(func=cmd_schema_export)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -94,7 +94,11 @@ def cmd_demo_load(args: argparse.Namespace) -> int:
         finally:
             await mongo.close()
 
-    asyncio.run(run())
+    try:
+        asyncio.run(run())
+    except (ValueError, RuntimeError) as exc:
+        print(f"cxgraph demo load: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -29,9 +29,10 @@ DUPLICATE_KEY = 11000
 MAX_ATTEMPTS = 5
 
 # Fields written once, when the document is first stored; an update never changes them.
-WRITE_ONCE = frozenset(
-    {"_id", "tenant", "source", "externalId", "createdAt", "segments", "segmentsPending"}
-)
+WRITE_ONCE = frozenset({"_id", "tenant", "source", "externalId", "createdAt"})
+# A touchpoint's or response's snapshot of its customer's segments stays as first recorded;
+# a customer's own segments are content and do change.
+SNAPSHOT = frozenset({"segments", "segmentsPending"})
 
 
 @dataclass
@@ -57,6 +58,7 @@ class Candidate:
 class WriteReport:
     outcomes: dict[int, Outcome] = field(default_factory=dict)
     promoted_stubs: list[str] = field(default_factory=list)  # customer ids that were stubs
+    previous: dict[str, Doc] = field(default_factory=dict)  # updated records, as they were
 
     @property
     def changed(self) -> bool:
@@ -160,7 +162,9 @@ async def _reconcile(
             continue
         else:
             c.status = RecordStatus.UPDATED
-            update = {k: v for k, v in c.doc.items() if k not in WRITE_ONCE}
+            report.previous[c.doc["_id"]] = current
+            keep = WRITE_ONCE | SNAPSHOT if "customerId" in c.doc else WRITE_ONCE
+            update = {k: v for k, v in c.doc.items() if k not in keep}
             update["updatedAt"] = now
             ops.append(UpdateOne(
                 {"_id": c.doc["_id"], "contentHash": current.get("contentHash")}, {"$set": update}
@@ -190,6 +194,9 @@ async def _reconcile(
 
 async def _fetch(collection: Any, ids: Iterable[str]) -> dict[str, Doc]:
     docs = await to_list(
-        collection.find({"_id": {"$in": list(ids)}}, {"contentHash": 1, "stub": 1, "writeId": 1})
+        collection.find(
+            {"_id": {"$in": list(ids)}},
+            {"contentHash": 1, "stub": 1, "writeId": 1, "submittedAt": 1},
+        )
     )
     return {d["_id"]: d for d in docs}

@@ -1,4 +1,4 @@
-"""Builders of partner records (GraphQL inputs) and small helpers shared by the integration tests."""
+"""Partner records (GraphQL inputs) and small helpers shared by the integration tests."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.graphql import (
     DEFINE_JOURNEY,
@@ -14,13 +13,6 @@ from tests.graphql import (
     SUBMIT_RESPONSES,
     UPSERT_CUSTOMERS,
     gql_ok,
-)
-
-# strawberry 0.341 warns when resolvers/schema.py passes extension *instances*, and the suite
-# turns warnings into errors, so no app could start. Scoped to that one message; see
-# test_queries_lookups.py::test_schema_builds_without_warnings, which keeps the bug visible.
-ALLOW_STRAWBERRY_EXTENSION_WARNING = pytest.mark.filterwarnings(
-    "ignore:Passing an extension instance:DeprecationWarning"
 )
 
 SOURCE = "crm"
@@ -171,7 +163,6 @@ def rejection(result: dict[str, Any], index: int) -> tuple[str, str | None]:
 
 def ids(result: dict[str, Any]) -> list[str | None]:
     return [r["id"] for r in result["results"]]
-
 
 
 async def all_docs(collection: Any) -> list[dict[str, Any]]:

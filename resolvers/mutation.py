@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import strawberry
 
+from resolvers.fast_input import CustomerRecords, SurveyResponseRecords, TouchpointRecords
 from resolvers.records import as_record
-from schema.inputs import CustomerInput, JourneyInput, SurveyResponseInput, TouchpointInput
+from schema.inputs import JourneyInput
 from schema.types import BulkResult, CxInfo, Journey, RecordError, RecordResult
 from service.domain import RecordStatus
 from service.ingest.service import BulkOutcome
@@ -44,19 +45,19 @@ class Mutation:
     @strawberry.mutation(
         description="Insert or update customers, idempotently by source+externalId."
     )
-    async def upsert_customers(self, info: CxInfo, input: list[CustomerInput]) -> BulkResult:
+    async def upsert_customers(self, info: CxInfo, input: CustomerRecords) -> BulkResult:
         ctx = info.context
-        return _bulk_result(await ctx.ingestor.upsert_customers(ctx.tenant, as_record(input)))
+        return _bulk_result(await ctx.ingestor.upsert_customers(ctx.tenant, input))
 
     @strawberry.mutation(description="Record interactions; unknown customers are created as stubs.")
-    async def record_touchpoints(self, info: CxInfo, input: list[TouchpointInput]) -> BulkResult:
+    async def record_touchpoints(self, info: CxInfo, input: TouchpointRecords) -> BulkResult:
         ctx = info.context
-        return _bulk_result(await ctx.ingestor.record_touchpoints(ctx.tenant, as_record(input)))
+        return _bulk_result(await ctx.ingestor.record_touchpoints(ctx.tenant, input))
 
     @strawberry.mutation(description="Submit survey responses with their answers.")
     async def submit_survey_responses(
-        self, info: CxInfo, input: list[SurveyResponseInput]
+        self, info: CxInfo, input: SurveyResponseRecords
     ) -> BulkResult:
         ctx = info.context
-        outcome = await ctx.ingestor.submit_survey_responses(ctx.tenant, as_record(input))
+        outcome = await ctx.ingestor.submit_survey_responses(ctx.tenant, input)
         return _bulk_result(outcome)

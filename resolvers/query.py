@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from resolvers.metrics import MetricsQuery
 from schema.connections import Connection
 from schema.inputs import RecordFilter as RecordFilterInput
 from schema.inputs import RecordRefInput
@@ -26,7 +27,7 @@ def _filter(flt: RecordFilterInput | None) -> RecordFilter:
 
 
 @strawberry.type
-class Query:
+class Query(MetricsQuery):
     @strawberry.field
     async def journeys(self, info: CxInfo) -> list[Journey]:
         ctx = info.context

@@ -11,6 +11,9 @@ from strawberry.types import Info
 
 from schema.connections import Connection
 from schema.enums import AnswerMetric, Channel, Component, Phase, RecordStatus
+from schema.inputs import TimeWindow
+from schema.metrics import MetricFilter, MetricResult, build_query
+from service.domain import MetricKind
 from service.reader import RecordFilter
 from service.store.client import Doc
 from service.store.fieldnames import decode_keys
@@ -39,6 +42,16 @@ class Stage:
     name: str
     phase: Phase
     order: int
+    journey_key: strawberry.Private[str]
+
+    @strawberry.field(description="A metric over this stage's records: a dashboard row each.")
+    async def metric(
+        self, info: CxInfo, kind: MetricKind, window: TimeWindow | None = None
+    ) -> MetricResult:
+        ctx = info.context
+        flt = MetricFilter(journeys=[self.journey_key], stages=[self.key])
+        q = build_query(ctx.settings, kind, window, flt)
+        return MetricResult.from_outcome(await ctx.metrics.metric(ctx.tenant, q, None))
 
 
 @strawberry.type
@@ -53,7 +66,13 @@ class Journey:
             key=doc["key"],
             name=doc["name"],
             stages=[
-                Stage(key=s["key"], name=s["name"], phase=Phase(s["phase"]), order=s["order"])
+                Stage(
+                    key=s["key"],
+                    name=s["name"],
+                    phase=Phase(s["phase"]),
+                    order=s["order"],
+                    journey_key=doc["key"],
+                )
                 for s in doc["stages"]
             ],
         )

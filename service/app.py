@@ -16,10 +16,12 @@ from strawberry.http import GraphQLHTTPResponse, process_result
 from strawberry.types import ExecutionResult
 
 from resolvers.schema import build_schema
+from service.cache import MetricCache, build_backend
 from service.context import RequestContext
 from service.error_codes import with_code
-from service.health import livez, readyz
+from service.health import livez, prometheus_metrics, readyz
 from service.ingest.service import Ingestor
+from service.metrics.service import MetricsService
 from service.reader import Reader
 from service.settings import Settings, get_settings
 from service.store.client import Mongo, connect
@@ -34,6 +36,8 @@ class AppState:
     mongo: Mongo
     reader: Reader
     ingestor: Ingestor
+    metrics: MetricsService
+    cache: MetricCache
     indexes_ready: bool = False
     background: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -51,6 +55,7 @@ class CxGraphQL(GraphQL[RequestContext, None]):
             settings=state.settings,
             reader=state.reader,
             ingestor=state.ingestor,
+            metrics=state.metrics,
             request=request,
             response=response,
         )
@@ -77,11 +82,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         mongo = connect(settings)
+        cache = MetricCache(build_backend(settings), settings.cache_ttl_s)
         state = AppState(
             settings=settings,
             mongo=mongo,
             reader=Reader(mongo, settings),
             ingestor=Ingestor(mongo, settings),
+            metrics=MetricsService(mongo, settings, cache),
+            cache=cache,
         )
         app.state.cx = state
         try:
@@ -97,6 +105,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             for task in list(state.background):
                 task.cancel()
+            await cache.close()
             await mongo.close()
 
     graphql_app = CxGraphQL(
@@ -110,6 +119,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/graphql", graphql_app),
             Route("/livez", livez),
             Route("/readyz", readyz),
+            Route("/metrics", prometheus_metrics),
         ],
         lifespan=lifespan,
     )

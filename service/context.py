@@ -8,6 +8,7 @@ from typing import Any
 from strawberry.dataloader import DataLoader
 
 from service.ingest.service import Ingestor
+from service.metrics.service import MetricsService
 from service.reader import Reader
 from service.settings import Settings
 from service.store.client import Doc
@@ -19,6 +20,7 @@ class RequestContext:
     settings: Settings
     reader: Reader
     ingestor: Ingestor
+    metrics: MetricsService
     request: Any = None
     response: Any = None
     customer_loader: DataLoader[str, Doc | None] = field(init=False)

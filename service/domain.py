@@ -54,3 +54,34 @@ class RecordStatus(Enum):
 
 def values(enum: type[Enum]) -> frozenset[str]:
     return frozenset(member.value for member in enum)
+
+
+class MetricKind(Enum):
+    NPS = "NPS"
+    NPS_MEAN_LIKELIHOOD = "NPS_MEAN_LIKELIHOOD"
+    CSAT = "CSAT"
+    CSAT_SCORE_PERCENT = "CSAT_SCORE_PERCENT"
+    CES = "CES"
+    CES_PERCENT_EASY = "CES_PERCENT_EASY"
+    FCR = "FCR"
+    EMOTION = "EMOTION"
+    VALUE_FOR_EFFORT = "VALUE_FOR_EFFORT"
+    COMPONENT_SCORE = "COMPONENT_SCORE"
+    RETENTION_RATE = "RETENTION_RATE"
+    CHURN_RATE = "CHURN_RATE"
+    CLV = "CLV"
+    RESPONSE_COUNT = "RESPONSE_COUNT"
+
+
+class Dimension(Enum):
+    SEGMENT = "SEGMENT"
+    JOURNEY = "JOURNEY"
+    STAGE = "STAGE"
+    CHANNEL = "CHANNEL"
+    COMPONENT = "COMPONENT"
+
+
+class Granularity(Enum):
+    DAY = "DAY"
+    WEEK = "WEEK"
+    MONTH = "MONTH"

@@ -41,6 +41,10 @@ class Reader:
     async def journey(self, tenant: str, key: str) -> Doc | None:
         return await journeys.get(self.mongo, tenant, key)
 
+    async def stage_names(self, tenant: str, journey_key: str) -> dict[str, str]:
+        doc = await journeys.get(self.mongo, tenant, journey_key)
+        return {s["key"]: s["name"] for s in doc["stages"]} if doc else {}
+
     async def customer(self, tenant: str, customer_id: str) -> Doc | None:
         return await customers.get(self.mongo, tenant, customer_id)
 

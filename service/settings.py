@@ -39,6 +39,14 @@ class Settings(BaseSettings):
     max_string_length: int = Field(default=1000, ge=16)
     max_comment_length: int = Field(default=5000, ge=16)
     max_attributes_bytes: int = Field(default=16_384, ge=64)
+    timezone: str = Field(
+        default="UTC", description="The tenant's timezone: rollup days and default windows."
+    )
+    min_sample: int = Field(default=30, ge=1, description="Below this n a result is lowSample.")
+    max_window_days: int = Field(default=400, ge=1)
+    cache_backend: str = Field(default="memory", pattern="^(memory|redis|none)$")
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    cache_ttl_s: int = Field(default=3600, ge=1)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     log_level: str = "info"

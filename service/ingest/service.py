@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from service.domain import RecordStatus
 from service.errors import BadUserInput
@@ -21,7 +23,7 @@ from service.ingest.records import (
     validate_touchpoint,
 )
 from service.settings import Settings
-from service.store import customers, journeys, tenants
+from service.store import customers, journeys, rollups, tenants
 from service.store.client import Doc, Mongo
 from service.store.indexes import CUSTOMERS, SURVEY_RESPONSES, TOUCHPOINTS
 
@@ -65,7 +67,10 @@ class Ingestor:
 
         candidates, rejected = prepare(records, validate)
         report = await write_batch(self.mongo[CUSTOMERS], candidates)
-        await customers.apply_segments_to_pending(self.mongo, tenant, report.promoted_stubs)
+        changed = await customers.apply_segments_to_pending(
+            self.mongo, tenant, report.promoted_stubs
+        )
+        await self._bump_rollup_days(tenant, changed)
         return await self._finish(tenant, len(records), rejected, report)
 
     async def record_touchpoints(self, tenant: str, records: Sequence[Any]) -> BulkOutcome:
@@ -107,8 +112,29 @@ class Ingestor:
         report = await write_batch(self.mongo[collection], candidates)
         # A customer record may have landed between our read and our write: apply it now.
         stubs = sorted({c.doc["customerId"] for c in candidates if c.doc.get("segmentsPending")})
-        await customers.apply_segments_to_pending(self.mongo, tenant, stubs)
+        changed = await customers.apply_segments_to_pending(self.mongo, tenant, stubs)
+        if collection == SURVEY_RESPONSES:
+            changed += self._changed_times(candidates, report)
+        await self._bump_rollup_days(tenant, changed)
         return await self._finish(tenant, len(records), rejected, report)
+
+    @staticmethod
+    def _changed_times(candidates: list[Candidate], report: WriteReport) -> list[datetime]:
+        """When the written responses were submitted, and when updated ones were before."""
+        times = []
+        for c in candidates:
+            outcome = report.outcomes.get(c.index)
+            if outcome and outcome.status in (RecordStatus.INSERTED, RecordStatus.UPDATED):
+                times.append(c.doc["submittedAt"])
+                before = report.previous.get(c.doc["_id"], {}).get("submittedAt")
+                if before is not None:
+                    times.append(before)
+        return times
+
+    async def _bump_rollup_days(self, tenant: str, times: list[datetime]) -> None:
+        if times:
+            tz = ZoneInfo(self.settings.timezone)
+            await rollups.bump_days(self.mongo, tenant, {rollups.day_key(t, tz) for t in times})
 
     def _validate_customer_record(
         self, collection: str, record: Mapping[str, Any], stages: JourneyStages

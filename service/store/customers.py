@@ -54,10 +54,15 @@ async def _segments(mongo: Mongo, wanted: dict[str, Any]) -> dict[str, list[str]
     return {d["_id"]: (None if d.get("stub") else list(d.get("segments", []))) for d in docs}
 
 
-async def apply_segments_to_pending(mongo: Mongo, tenant: str, customer_ids: list[str]) -> int:
-    """Give records stored while their customer was a stub that customer's segments."""
+async def apply_segments_to_pending(
+    mongo: Mongo, tenant: str, customer_ids: list[str]
+) -> list[datetime]:
+    """Give records stored while their customer was a stub that customer's segments.
+
+    Returns the submission times of the survey responses it changed (their rollup days).
+    """
     if not customer_ids:
-        return 0
+        return []
     docs = await to_list(
         mongo[CUSTOMERS].find(
             {"_id": {"$in": customer_ids}, "tenant": tenant, "stub": {"$ne": True}},
@@ -67,14 +72,16 @@ async def apply_segments_to_pending(mongo: Mongo, tenant: str, customer_ids: lis
     by_segments: dict[tuple[str, ...], list[str]] = defaultdict(list)
     for d in docs:
         by_segments[tuple(d.get("segments", []))].append(d["_id"])
-    changed = 0
+    changed: list[datetime] = []
     for segments, ids in by_segments.items():
+        pending = {"tenant": tenant, "customerId": {"$in": ids}, "segmentsPending": True}
+        responses = await to_list(mongo[SURVEY_RESPONSES].find(pending, {"submittedAt": 1}))
+        changed.extend(r["submittedAt"] for r in responses)
         for collection in SNAPSHOTTING:
-            result = await mongo[collection].update_many(
-                {"tenant": tenant, "customerId": {"$in": ids}, "segmentsPending": True},
+            await mongo[collection].update_many(
+                pending,
                 {"$set": {"segments": list(segments)}, "$unset": {"segmentsPending": ""}},
             )
-            changed += result.modified_count
     return changed
 
 

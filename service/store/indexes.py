@@ -11,6 +11,7 @@ TOUCHPOINTS = "touchpoints"
 SURVEY_RESPONSES = "survey_responses"
 JOURNEYS = "journeys"
 TENANTS = "tenants"
+METRIC_ROLLUPS = "metric_rollups"
 
 _RECORD_KEY = [("tenant", ASCENDING), ("source", ASCENDING), ("externalId", ASCENDING)]
 
@@ -33,6 +34,9 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("tenant", ASCENDING), ("journey", ASCENDING), ("stage", ASCENDING)]),
     ],
     JOURNEYS: [IndexModel([("tenant", ASCENDING), ("key", ASCENDING)], unique=True)],
+    METRIC_ROLLUPS: [
+        IndexModel([("tenant", ASCENDING), ("family", ASCENDING), ("day", ASCENDING)])
+    ],
 }
 
 

@@ -1,0 +1,130 @@
+"""Root metric queries: thin — check arguments into a query, ask the metrics service."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import strawberry
+
+from schema.inputs import TimeWindow
+from schema.metrics import (
+    Comparand,
+    Comparison,
+    DimensionValue,
+    FunnelStage,
+    MetricFilter,
+    MetricGroup,
+    MetricResult,
+    MetricSource,
+    Segment,
+    TrendPoint,
+    build_query,
+    cell_filter,
+)
+from schema.types import CxInfo
+from service.domain import Dimension, Granularity, MetricKind
+from service.metrics.query import Source
+from service.metrics.timeframe import default_window, zone
+from service.metrics.timeframe import window as make_window
+
+
+@strawberry.type
+class MetricsQuery:
+    @strawberry.field(description="One metric over a window (default: the last 30 days).")
+    async def metric(
+        self,
+        info: CxInfo,
+        kind: MetricKind,
+        window: TimeWindow | None = None,
+        filter: MetricFilter | None = None,
+        min_data_version: int | None = None,
+        source: MetricSource = Source.AUTO,  # type: ignore[valid-type]
+    ) -> MetricResult:
+        ctx = info.context
+        q = build_query(ctx.settings, kind, window, filter, source=source)
+        return MetricResult.from_outcome(await ctx.metrics.metric(ctx.tenant, q, min_data_version))
+
+    @strawberry.field(description="A metric per group of one or two dimensions.")
+    async def breakdown(
+        self,
+        info: CxInfo,
+        kind: MetricKind,
+        by: list[Dimension],
+        window: TimeWindow | None = None,
+        filter: MetricFilter | None = None,
+        min_data_version: int | None = None,
+        source: MetricSource = Source.AUTO,  # type: ignore[valid-type]
+    ) -> list[MetricGroup]:
+        ctx = info.context
+        q = build_query(ctx.settings, kind, window, filter, by=by, source=source)
+        rows = await ctx.metrics.breakdown(ctx.tenant, q, min_data_version)
+        return [
+            MetricGroup(
+                keys=[DimensionValue(dimension=d, value=v) for d, v in zip(by, keys, strict=True)],
+                result=MetricResult.from_outcome(result),
+            )
+            for keys, result in rows
+        ]
+
+    @strawberry.field(description="A metric per day, ISO week or month; empty periods included.")
+    async def trend(
+        self,
+        info: CxInfo,
+        kind: MetricKind,
+        granularity: Granularity,
+        window: TimeWindow,
+        timezone: str | None = None,
+        filter: MetricFilter | None = None,
+        min_data_version: int | None = None,
+        source: MetricSource = Source.AUTO,  # type: ignore[valid-type]
+    ) -> list[TrendPoint]:
+        ctx = info.context
+        q = build_query(ctx.settings, kind, window, filter, granularity=granularity,
+                        timezone=timezone, source=source)  # fmt: skip
+        points = await ctx.metrics.trend(ctx.tenant, q, min_data_version)
+        return [TrendPoint(period_start=label, result=MetricResult.from_outcome(r))
+                for label, r in points]  # fmt: skip
+
+    @strawberry.field(description="Two filters or periods side by side, with a p-value.")
+    async def compare(
+        self, info: CxInfo, kind: MetricKind, a: Comparand, b: Comparand
+    ) -> Comparison:
+        ctx = info.context
+        qa = build_query(ctx.settings, kind, a.window, a.filter)
+        qb = build_query(ctx.settings, kind, b.window, b.filter)
+        c = await ctx.metrics.compare(ctx.tenant, qa, qb)
+        return Comparison(
+            a=MetricResult.from_outcome(c.a), b=MetricResult.from_outcome(c.b),
+            difference=c.difference, p_value=c.p_value, significant=c.significant,
+        )  # fmt: skip
+
+    @strawberry.field(description="Customers reaching each stage of a journey, in order.")
+    async def journey_funnel(
+        self,
+        info: CxInfo,
+        journey: str,
+        window: TimeWindow | None = None,
+        filter: MetricFilter | None = None,
+    ) -> list[FunnelStage]:
+        ctx = info.context
+        s = ctx.settings
+        win = (make_window(window.from_, window.to, s.max_window_days) if window
+               else default_window(zone(s.timezone), _now()))  # fmt: skip
+        steps = await ctx.metrics.funnel(ctx.tenant, journey, win, cell_filter(filter))
+        names = await ctx.reader.stage_names(ctx.tenant, journey)
+        return [
+            FunnelStage(stage=st.stage, stage_name=names.get(st.stage, st.stage),
+                        customers=st.customers,
+                        conversion_from_previous=st.conversion_from_previous,
+                        median_hours_to_next_stage=st.median_hours_to_next_stage)
+            for st in steps
+        ]  # fmt: skip
+
+    @strawberry.field(description="Segments with their number of customers.")
+    async def segments(self, info: CxInfo) -> list[Segment]:
+        ctx = info.context
+        return [Segment(key=k, customers=n) for k, n in await ctx.metrics.segments(ctx.tenant)]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,174 @@
+"""Metric types: results with their uncertainty, breakdown groups, trend points, funnels."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import Enum
+
+import strawberry
+
+from schema.enums import Channel, Component
+from schema.inputs import TimeWindow
+from service.domain import Dimension, Granularity, MetricKind
+from service.metrics.cells import CellFilter
+from service.metrics.query import MetricQuery, Source
+from service.metrics.service import MetricResult as MetricOutcome
+from service.metrics.timeframe import default_window, zone
+from service.metrics.timeframe import window as make_window
+from service.settings import Settings
+
+strawberry.enum(MetricKind, description="A CX metric; docs/metrics.md defines each exactly.")
+strawberry.enum(Dimension, description="What a breakdown groups by.")
+strawberry.enum(Granularity, description="Trend periods: calendar days, ISO weeks, months.")
+MetricSource = strawberry.enum(
+    Source,
+    name="MetricSource",
+    description="Where survey metrics are read: AUTO and ROLLUPS use daily rollups plus raw "
+    "documents for partial days; RAW aggregates raw documents only (a cross-check).",
+)
+
+
+@strawberry.input(description='Each list is matched as "any of"; lists combine with AND.')
+class MetricFilter:
+    segments: list[str] | None = None
+    journeys: list[str] | None = None
+    stages: list[str] | None = None
+    channels: list[Channel] | None = None
+    components: list[Component] | None = None
+
+
+@strawberry.input(description="One side of a comparison.")
+class Comparand:
+    window: TimeWindow
+    filter: MetricFilter | None = None
+
+
+@strawberry.type
+class ConfidenceInterval:
+    low: float
+    high: float
+    level: float
+
+
+@strawberry.type
+class NpsDistribution:
+    promoters: int
+    passives: int
+    detractors: int
+
+
+@strawberry.type
+class MetricResult:
+    kind: MetricKind
+    definition: str
+    value: float | None = strawberry.field(description="Null when n = 0.")
+    n: int
+    numerator: float | None
+    denominator: float | None
+    scale_min: int | None
+    scale_max: int | None
+    confidence_interval: ConfidenceInterval | None
+    margin_of_error: float | None
+    low_sample: bool = strawberry.field(description="n is below the tenant's minimum sample.")
+    computed_at: datetime
+    data_version: int
+    distribution: NpsDistribution | None = strawberry.field(description="NPS only.")
+
+    @classmethod
+    def from_outcome(cls, outcome: MetricOutcome) -> MetricResult:
+        v = outcome.value
+        interval = (
+            ConfidenceInterval(low=v.ci_low, high=v.ci_high, level=0.95)
+            if v.ci_low is not None and v.ci_high is not None
+            else None
+        )
+        d = v.distribution
+        return cls(
+            kind=v.kind, definition=outcome.definition, value=v.value, n=v.n,
+            numerator=v.numerator, denominator=v.denominator, scale_min=v.scale_min,
+            scale_max=v.scale_max, confidence_interval=interval,
+            margin_of_error=v.margin_of_error, low_sample=outcome.low_sample,
+            computed_at=outcome.computed_at, data_version=outcome.data_version,
+            distribution=NpsDistribution(promoters=d.promoters, passives=d.passives,
+                                         detractors=d.detractors) if d else None,
+        )  # fmt: skip
+
+
+@strawberry.type
+class DimensionValue:
+    dimension: Dimension
+    value: str | None = strawberry.field(description="Null: records without this dimension.")
+
+
+@strawberry.type
+class MetricGroup:
+    keys: list[DimensionValue]
+    result: MetricResult
+
+
+@strawberry.type
+class TrendPoint:
+    period_start: datetime = strawberry.field(description="In the trend's timezone.")
+    result: MetricResult
+
+
+@strawberry.type
+class Comparison:
+    a: MetricResult
+    b: MetricResult
+    difference: float | None = strawberry.field(description="b.value − a.value")
+    p_value: float | None
+    significant: bool | None = strawberry.field(description="pValue < 0.05")
+
+
+@strawberry.type
+class FunnelStage:
+    stage: str
+    stage_name: str
+    customers: int
+    conversion_from_previous: float | None = strawberry.field(
+        description="100 · customers / the previous stage's customers."
+    )
+    median_hours_to_next_stage: float | None
+
+
+@strawberry.type
+class Segment:
+    key: str
+    customers: int
+
+
+def cell_filter(flt: MetricFilter | None) -> CellFilter:
+    if flt is None:
+        return CellFilter()
+
+    def values(items: list[str] | list[Channel] | list[Component] | None) -> frozenset[str] | None:
+        if items is None:
+            return None
+        return frozenset(i.value if isinstance(i, Enum) else i for i in items)
+
+    return CellFilter(
+        segments=values(flt.segments), journeys=values(flt.journeys), stages=values(flt.stages),
+        channels=values(flt.channels), components=values(flt.components),
+    )  # fmt: skip
+
+
+def build_query(
+    settings: Settings,
+    kind: MetricKind,
+    window: TimeWindow | None,
+    flt: MetricFilter | None,
+    *,
+    by: list[Dimension] | None = None,
+    granularity: Granularity | None = None,
+    timezone: str | None = None,
+    source: Source = Source.AUTO,
+) -> MetricQuery:
+    """Arguments checked and turned into the planner's query (no I/O)."""
+    tz = zone(timezone or settings.timezone)
+    if window is None:
+        win = default_window(zone(settings.timezone), datetime.now(UTC))
+    else:
+        win = make_window(window.from_, window.to, settings.max_window_days)
+    return MetricQuery(kind=kind, window=win, filter=cell_filter(flt), by=tuple(by or ()),
+                       granularity=granularity, timezone=tz, source=source)  # fmt: skip

@@ -1,0 +1,1 @@
+"""CX metrics: formulas, statistics and the query planner."""

@@ -1,0 +1,108 @@
+"""Cells: histograms of answer values keyed by every dimension a query can filter or group by.
+
+Both the rollups and the raw pipeline produce cells of this one shape, so the same code
+filters, groups and computes over either, and the two paths agree by construction.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from service.domain import Dimension
+
+Scale = tuple[int, int]
+GroupKey = tuple[str | None, ...]
+
+RESPONSE = "RESPONSE"  # pseudo answer metric: one value 1 per response, for RESPONSE_COUNT
+
+
+@dataclass(frozen=True)
+class CellKey:
+    segments: tuple[str, ...]
+    journey: str | None
+    stage: str | None
+    channel: str | None
+    components: tuple[str, ...]  # an answer's component (0 or 1); a response's distinct ones
+    scale: Scale
+
+
+@dataclass
+class Cell:
+    key: CellKey
+    hist: Counter[float] = field(default_factory=Counter)
+
+
+@dataclass(frozen=True)
+class CellFilter:
+    """Each a set matched as "any of"; None means no restriction."""
+
+    segments: frozenset[str] | None = None
+    journeys: frozenset[str] | None = None
+    stages: frozenset[str] | None = None
+    channels: frozenset[str] | None = None
+    components: frozenset[str] | None = None
+
+    def matches(self, key: CellKey) -> bool:
+        return (
+            (self.segments is None or not self.segments.isdisjoint(key.segments))
+            and (self.journeys is None or key.journey in self.journeys)
+            and (self.stages is None or key.stage in self.stages)
+            and (self.channels is None or key.channel in self.channels)
+            and (self.components is None or not self.components.isdisjoint(key.components))
+        )
+
+
+def _values(
+    key: CellKey, dimension: Dimension, components: frozenset[str] | None
+) -> tuple[str | None, ...]:
+    """A cell's values on one dimension; set-valued dimensions fan out, empty sets are null.
+
+    A components filter narrows a response to its answers of those components, so a
+    response is grouped only under the components the filter asked for.
+    """
+    if dimension is Dimension.SEGMENT:
+        return key.segments or (None,)
+    if dimension is Dimension.COMPONENT:
+        own = key.components
+        if components is not None:
+            own = tuple(c for c in own if c in components)
+        return own or (None,)
+    if dimension is Dimension.JOURNEY:
+        return (key.journey,)
+    if dimension is Dimension.STAGE:
+        return (key.stage,)
+    return (key.channel,)
+
+
+def group_keys(
+    key: CellKey, by: tuple[Dimension, ...], components: frozenset[str] | None = None
+) -> Iterator[GroupKey]:
+    combos: list[GroupKey] = [()]
+    for dimension in by:
+        combos = [(*c, v) for c in combos for v in _values(key, dimension, components)]
+    yield from combos
+
+
+@dataclass
+class ScaledHistograms:
+    """One group's histograms, kept apart by scale so scales are never pooled."""
+
+    by_scale: dict[Scale, Counter[float]] = field(default_factory=dict)
+
+    def add(self, scale: Scale, hist: Counter[float]) -> None:
+        self.by_scale.setdefault(scale, Counter()).update(hist)
+
+
+def group_cells(
+    cells: Iterable[tuple[object, Cell]], flt: CellFilter, by: tuple[Dimension, ...]
+) -> dict[tuple[object, GroupKey], ScaledHistograms]:
+    """Filter cells and merge their histograms per (period, group key)."""
+    groups: dict[tuple[object, GroupKey], ScaledHistograms] = {}
+    for period, cell in cells:
+        if not flt.matches(cell.key):
+            continue
+        for group in group_keys(cell.key, by, flt.components):
+            groups.setdefault((period, group), ScaledHistograms()).add(cell.key.scale, cell.hist)
+    return groups

@@ -1,0 +1,87 @@
+"""Retention, churn and lifetime value over customer records (docs/metrics.md)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+from service.domain import Dimension, MetricKind
+from service.errors import BadUserInput
+from service.metrics import formulas
+from service.metrics.cells import GroupKey
+from service.metrics.formulas import MetricValue
+from service.metrics.query import MetricQuery, PeriodKey
+from service.metrics.timeframe import Window
+from service.store.client import Doc
+
+
+def check_supported(q: MetricQuery) -> None:
+    f = q.filter
+    others = (f.journeys, f.stages, f.channels, f.components)
+    if any(value is not None for value in others) or any(d is not Dimension.SEGMENT for d in q.by):
+        raise BadUserInput(
+            f"{q.kind.value} is computed over customers: only the segments filter and the "
+            "SEGMENT breakdown apply",
+            reason="UNSUPPORTED_FILTER",
+        )
+
+
+@dataclass
+class _Tally:
+    start: int = 0  # S
+    end: int = 0  # E
+    new: int = 0  # Nw
+    churned: int = 0  # C
+    revenue: float = 0.0
+    tenure: float = 0.0
+
+
+def _before(t: datetime | None, bound: datetime) -> bool:
+    return t is not None and t < bound
+
+
+def _add(tally: _Tally, customer: Doc, win: Window) -> None:
+    signed, churned = customer.get("signedUpAt"), customer.get("churnedAt")
+    signed_before = signed is None or signed < win.start
+    if signed_before and not _before(churned, win.start):
+        tally.start += 1
+        if churned is not None and win.start <= churned < win.end:
+            tally.churned += 1
+        if signed is not None:
+            stop = min(churned, win.end) if churned is not None else win.end
+            tally.revenue += float(customer.get("revenue") or 0.0)
+            tally.tenure += (stop - signed) / (win.end - win.start)
+    if (signed is None or signed < win.end) and not _before(churned, win.end):
+        tally.end += 1
+    if signed is not None and win.start <= signed < win.end:
+        tally.new += 1
+
+
+def _value(kind: MetricKind, t: _Tally) -> MetricValue:
+    if kind is MetricKind.RETENTION_RATE:
+        return formulas.proportion(kind, t.end - t.new, t.start)
+    if kind is MetricKind.CHURN_RATE:
+        return formulas.proportion(kind, t.churned, t.start)
+    if t.start == 0:
+        return formulas.empty(kind)
+    value = None
+    if t.churned and t.tenure > 0:
+        value = (t.revenue / t.tenure) * (t.start / t.churned)
+    return MetricValue(kind=kind, value=value, n=t.start, numerator=t.revenue,
+                       denominator=t.tenure)  # fmt: skip
+
+
+def compute(q: MetricQuery, customers: list[Doc]) -> dict[tuple[PeriodKey, GroupKey], MetricValue]:
+    check_supported(q)
+    tallies: dict[tuple[PeriodKey, GroupKey], _Tally] = defaultdict(_Tally)
+    wanted = q.filter.segments
+    for customer in customers:
+        segments = tuple(customer.get("segments") or ())
+        if wanted is not None and wanted.isdisjoint(segments):
+            continue
+        groups: list[GroupKey] = [(s,) for s in segments or (None,)] if q.by else [()]
+        for period, win in q.periods():
+            for group in groups:
+                _add(tallies[(period, group)], customer, win)
+    return {k: _value(q.kind, t) for k, t in tallies.items() if t.start or t.end or t.new}

@@ -1,0 +1,252 @@
+"""The metric use cases behind the GraphQL queries: compute, shape, cache."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from service.domain import Dimension, MetricKind
+from service.errors import BadUserInput, CxError, NotFound
+from service.metrics import formulas, retention, stats, support, survey
+from service.metrics.cells import CellFilter, GroupKey
+from service.metrics.formulas import MetricValue
+from service.metrics.funnel import FunnelStep, funnel
+from service.metrics.query import (
+    CUSTOMER_KINDS,
+    SURVEY_FAMILY,
+    IncompatibleScales,
+    MetricQuery,
+    PeriodKey,
+)
+from service.metrics.timeframe import Window
+from service.settings import Settings
+from service.store import cases, journeys, tenants, touchpoints
+from service.store.client import Mongo, aggregate, to_list
+from service.store.indexes import CUSTOMERS
+
+PROPORTIONS = frozenset({MetricKind.CSAT, MetricKind.CES_PERCENT_EASY, MetricKind.FCR,
+                         MetricKind.RETENTION_RATE, MetricKind.CHURN_RATE})  # fmt: skip
+MEANS = frozenset({MetricKind.CES, MetricKind.EMOTION, MetricKind.VALUE_FOR_EFFORT,
+                   MetricKind.COMPONENT_SCORE, MetricKind.CSAT_SCORE_PERCENT,
+                   MetricKind.NPS_MEAN_LIKELIHOOD})  # fmt: skip
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    value: MetricValue
+    definition: str
+    low_sample: bool
+    computed_at: datetime
+    data_version: int
+
+
+@dataclass(frozen=True)
+class Comparison:
+    a: MetricResult
+    b: MetricResult
+    difference: float | None
+    p_value: float | None
+    significant: bool | None
+
+
+Computed = dict[tuple[PeriodKey, GroupKey], MetricValue]
+
+
+class DataVersionNotReached(CxError):
+    code = "DATA_VERSION_NOT_REACHED"
+
+
+class MetricsService:
+    def __init__(self, mongo: Mongo, settings: Settings, cache: Any) -> None:
+        self.mongo = mongo
+        self.settings = settings
+        self.cache = cache
+        self.tenant_tz = ZoneInfo(settings.timezone)
+
+    # -- data version -------------------------------------------------------------------
+    async def data_version(self, tenant: str, minimum: int | None) -> int:
+        """The tenant's data version; with ``minimum``, wait briefly for it (read-your-writes)."""
+        for _ in range(20):
+            version = await tenants.data_version(self.mongo, tenant)
+            if minimum is None or version >= minimum:
+                return version
+            await asyncio.sleep(0.05)
+        raise DataVersionNotReached(
+            f"data version {minimum} is not reached yet (current {version})",
+            current=version, requested=minimum,
+        )  # fmt: skip
+
+    # -- computation --------------------------------------------------------------------
+    async def compute(self, tenant: str, q: MetricQuery) -> Computed:
+        if q.kind in SURVEY_FAMILY:
+            groups = await survey.histograms(self.mongo, tenant, self.tenant_tz, q)
+            out: Computed = {}
+            for key, hists in groups.items():
+                if len(hists.by_scale) > 1:
+                    raise IncompatibleScales(q.kind, list(hists.by_scale))
+                ((scale, hist),) = hists.by_scale.items()
+                out[key] = formulas.from_histogram(q.kind, hist, scale)
+            return out
+        if q.kind is MetricKind.FCR:
+            contacts = await cases.contacts_of_cases_in(self.mongo, tenant, q.window)
+            return support.fcr(q, contacts)
+        assert q.kind in CUSTOMER_KINDS
+        retention.check_supported(q)
+        return retention.compute(q, await self._customers(tenant, q.filter))
+
+    async def _customers(self, tenant: str, flt: CellFilter) -> list[dict[str, Any]]:
+        query: dict[str, Any] = {"tenant": tenant, "stub": {"$ne": True}}
+        if flt.segments is not None:
+            query["segments"] = {"$in": sorted(flt.segments)}
+        projection = {"segments": 1, "signedUpAt": 1, "churnedAt": 1, "revenue": 1}
+        return await to_list(self.mongo[CUSTOMERS].find(query, projection))
+
+    def _result(self, value: MetricValue, version: int, at: datetime) -> MetricResult:
+        return MetricResult(
+            value=value,
+            definition=formulas.DEFINITIONS[value.kind],
+            low_sample=value.n < self.settings.min_sample,
+            computed_at=at,
+            data_version=version,
+        )
+
+    async def _cached(self, tenant: str, version: int, op: str, q: Any, compute: Any) -> Any:
+        key = self.cache.key(tenant, version, {"op": op, "q": _describe(q)})
+        return await self.cache.get_or_compute(key, compute)
+
+    # -- use cases ----------------------------------------------------------------------
+    async def metric(self, tenant: str, q: MetricQuery, min_version: int | None) -> MetricResult:
+        version = await self.data_version(tenant, min_version)
+
+        async def run() -> MetricResult:
+            computed = await self.compute(tenant, q)
+            value = computed.get((None, ())) or formulas.empty(q.kind)
+            return self._result(value, version, datetime.now(UTC))
+
+        result: MetricResult = await self._cached(tenant, version, "metric", q, run)
+        return result
+
+    async def breakdown(
+        self, tenant: str, q: MetricQuery, min_version: int | None
+    ) -> list[tuple[GroupKey, MetricResult]]:
+        if not 1 <= len(q.by) <= 2 or len(set(q.by)) != len(q.by):
+            raise BadUserInput("break down by one or two different dimensions",
+                               reason="INVALID_DIMENSIONS")  # fmt: skip
+        version = await self.data_version(tenant, min_version)
+
+        async def run() -> list[tuple[GroupKey, MetricResult]]:
+            computed = await self.compute(tenant, q)
+            at = datetime.now(UTC)
+            rows = [(group, self._result(v, version, at)) for (_, group), v in computed.items()]
+            return sorted(rows, key=lambda r: tuple((k is None, k or "") for k in r[0]))
+
+        rows: list[tuple[GroupKey, MetricResult]] = await self._cached(
+            tenant, version, "breakdown", q, run
+        )
+        return rows
+
+    async def trend(
+        self, tenant: str, q: MetricQuery, min_version: int | None
+    ) -> list[tuple[datetime, MetricResult]]:
+        version = await self.data_version(tenant, min_version)
+
+        async def run() -> list[tuple[datetime, MetricResult]]:
+            computed = await self.compute(tenant, q)
+            at = datetime.now(UTC)
+            return [
+                (p.label, self._result(
+                    computed.get((p.label.timestamp(), ())) or formulas.empty(q.kind), version, at
+                ))
+                for p in q.period_list()
+            ]  # fmt: skip
+
+        points: list[tuple[datetime, MetricResult]] = await self._cached(
+            tenant, version, "trend", q, run
+        )
+        return points
+
+    async def compare(self, tenant: str, a: MetricQuery, b: MetricQuery) -> Comparison:
+        ra, rb = await self.metric(tenant, a, None), await self.metric(tenant, b, None)
+        va, vb = ra.value, rb.value
+        difference = vb.value - va.value if va.value is not None and vb.value is not None else None
+        p = _p_value(a.kind, va, vb)
+        return Comparison(a=ra, b=rb, difference=difference, p_value=p,
+                          significant=None if p is None else p < 0.05)  # fmt: skip
+
+    async def funnel(
+        self, tenant: str, journey_key: str, window: Window, flt: CellFilter
+    ) -> list[FunnelStep]:
+        journey = await journeys.get(self.mongo, tenant, journey_key)
+        if journey is None:
+            raise NotFound(f"unknown journey {journey_key!r}", reason="UNKNOWN_JOURNEY")
+        version = await self.data_version(tenant, None)
+        stage_keys = [s["key"] for s in journey["stages"]]
+
+        async def run() -> list[FunnelStep]:
+            visits = await touchpoints.first_visits(self.mongo, tenant, journey_key, window, flt)
+            return funnel(stage_keys, visits)
+
+        described = {"journey": journey_key, "stages": stage_keys, "window": window,
+                     "filter": _filter(flt)}  # fmt: skip
+        steps: list[FunnelStep] = await self._cached(tenant, version, "funnel", described, run)
+        return steps
+
+    async def segments(self, tenant: str) -> list[tuple[str, int]]:
+        rows = await aggregate(self.mongo[CUSTOMERS], [
+            {"$match": {"tenant": tenant, "stub": {"$ne": True}}},
+            {"$unwind": "$segments"},
+            {"$group": {"_id": "$segments", "n": {"$sum": 1}}},
+        ])  # fmt: skip
+        return sorted((r["_id"], r["n"]) for r in rows)
+
+
+def _p_value(kind: MetricKind, a: MetricValue, b: MetricValue) -> float | None:
+    """The fitting test's two-sided p-value; null where its statistic is 0/0 (docs)."""
+    sa, sb = a.sample, b.sample
+    if sa is None or sb is None or sa.n < 2 or sb.n < 2:
+        return None
+    if kind in PROPORTIONS:
+        k1, k2 = sa.successes, sb.successes
+        if k1 is None or k2 is None or not (0 <= k1 <= sa.n and 0 <= k2 <= sb.n):
+            return None
+        if (k1 + k2) in (0, sa.n + sb.n):  # pooled share 0 or 1
+            return None
+        return stats.two_proportion_p_value(k1, sa.n, k2, sb.n)
+    if kind in MEANS:
+        m1, v1, m2, v2 = sa.mean, sa.variance, sb.mean, sb.variance
+        if m1 is None or v1 is None or m2 is None or v2 is None or v1 + v2 == 0:
+            return None
+        return stats.welch_p_value(sa.n, m1, v1, sb.n, m2, v2)
+    if kind is MetricKind.NPS:
+        p1, d1, p2, d2 = sa.promoters, sa.detractors, sb.promoters, sb.detractors
+        if p1 is None or d1 is None or p2 is None or d2 is None:
+            return None
+        if _nps_variance(p1, d1, sa.n) + _nps_variance(p2, d2, sb.n) == 0:
+            return None
+        return stats.nps_difference_p_value(p1, d1, sa.n, p2, d2, sb.n)
+    return None
+
+
+def _nps_variance(promoters: int, detractors: int, n: int) -> float:
+    p, d = promoters / n, detractors / n
+    return p + d - (p - d) ** 2
+
+
+def _filter(flt: CellFilter) -> dict[str, list[str] | None]:
+    return {name: None if v is None else sorted(v) for name, v in vars(flt).items()}
+
+
+def _describe(q: Any) -> Any:
+    if isinstance(q, MetricQuery):
+        return {"kind": q.kind.value, "from": q.window.start.isoformat(),
+                "to": q.window.end.isoformat(), "filter": _filter(q.filter),
+                "by": [d.value for d in q.by],
+                "granularity": q.granularity.value if q.granularity else None,
+                "tz": q.timezone.key, "source": q.source.value}  # fmt: skip
+    return q
+
+
+__all__ = ["Comparison", "Dimension", "MetricResult", "MetricsService"]

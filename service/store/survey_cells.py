@@ -1,0 +1,160 @@
+"""Aggregation pipelines over survey_responses that produce metric cells.
+
+One pipeline shape serves three callers: the raw query path, the partial days at a query's
+edges, and rollup materialisation. Filters are pushed into ``$match`` as values (``$in`` of
+typed strings), never as operators taken from input.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from service.metrics.cells import RESPONSE, Cell, CellFilter, CellKey
+from service.metrics.timeframe import Window
+from service.store.client import Doc, Mongo, aggregate
+from service.store.indexes import SURVEY_RESPONSES
+
+PeriodKey = Any  # None, a period start (datetime) or a tenant-local day ("YYYY-MM-DD")
+
+
+@dataclass(frozen=True)
+class PeriodBy:
+    """How rows are labelled: not at all, by $dateTrunc in a timezone, or by local day."""
+
+    unit: str | None = None  # "day" | "week" | "month" for $dateTrunc; "date" for a day string
+    timezone: str = "UTC"
+
+    def expression(self) -> Any:
+        if self.unit is None:
+            return None
+        if self.unit == "date":
+            return {"$dateToString": {"format": "%Y-%m-%d", "date": "$submittedAt",
+                                      "timezone": self.timezone}}  # fmt: skip
+        trunc: Doc = {"date": "$submittedAt", "unit": self.unit, "timezone": self.timezone}
+        if self.unit == "week":
+            trunc["startOfWeek"] = "monday"
+        return {"$dateTrunc": trunc}
+
+
+def _response_match(tenant: str, ranges: list[Window], flt: CellFilter) -> Doc:
+    match: Doc = {"tenant": tenant}
+    if len(ranges) == 1:
+        match["submittedAt"] = {"$gte": ranges[0].start, "$lt": ranges[0].end}
+    else:
+        match["$or"] = [{"submittedAt": {"$gte": r.start, "$lt": r.end}} for r in ranges]
+    for field, values in (("segments", flt.segments), ("journey", flt.journeys),
+                          ("stage", flt.stages), ("channel", flt.channels)):  # fmt: skip
+        if values is not None:
+            match[field] = {"$in": sorted(values)}
+    return match
+
+
+def _dims(period: PeriodBy) -> Doc:
+    return {"p": period.expression(), "s": "$segments", "j": "$journey", "st": "$stage",
+            "ch": "$channel"}  # fmt: skip
+
+
+def answer_pipeline(
+    tenant: str, ranges: list[Window], flt: CellFilter, period: PeriodBy, family: str | None
+) -> list[Doc]:
+    """Answers grouped by period, dimensions, scale and value; ``family`` None = all metrics."""
+    answer_match: Doc = {}
+    if family is not None:
+        answer_match["answers.metric"] = family
+    if flt.components is not None:
+        answer_match["answers.component"] = {"$in": sorted(flt.components)}
+    group_id = {
+        **_dims(period), "m": "$answers.metric", "co": "$answers.component",
+        "lo": "$answers.scale.min", "hi": "$answers.scale.max", "v": "$answers.value",
+    }  # fmt: skip
+    pipeline: list[Doc] = [
+        {"$match": _response_match(tenant, ranges, flt)},
+        {"$unwind": "$answers"},
+    ]
+    if answer_match:
+        pipeline.append({"$match": answer_match})
+    pipeline.append({"$group": {"_id": group_id, "c": {"$sum": 1}}})
+    return pipeline
+
+
+def response_pipeline(
+    tenant: str, ranges: list[Window], flt: CellFilter, period: PeriodBy
+) -> list[Doc]:
+    """Responses (not answers) grouped by period, dimensions and their set of components."""
+    match = _response_match(tenant, ranges, flt)
+    if flt.components is not None:
+        match["answers.component"] = {"$in": sorted(flt.components)}
+    components = {"$setDifference": [{"$setUnion": ["$answers.component", []]}, [None]]}
+    return [
+        {"$match": match},
+        {"$group": {"_id": {**_dims(period), "co": components}, "c": {"$sum": 1}}},
+    ]
+
+
+def _key(row_id: Doc, components: tuple[str, ...], scale: tuple[int, int]) -> CellKey:
+    return CellKey(
+        segments=tuple(row_id.get("s") or ()),
+        journey=row_id.get("j"),
+        stage=row_id.get("st"),
+        channel=row_id.get("ch"),
+        components=components,
+        scale=scale,
+    )
+
+
+def rows_to_cells(
+    rows: list[Doc], *, responses: bool
+) -> dict[tuple[PeriodKey, str], dict[CellKey, Cell]]:
+    """Merge pipeline rows into cells per (period, family)."""
+    out: dict[tuple[PeriodKey, str], dict[CellKey, Cell]] = {}
+    for row in rows:
+        rid = row["_id"]
+        if responses:
+            family, components, scale, value = (
+                RESPONSE,
+                tuple(sorted(rid.get("co") or ())),
+                (0, 1),
+                1,
+            )
+        else:
+            family = rid["m"]
+            components = (rid["co"],) if rid.get("co") else ()
+            scale, value = (int(rid["lo"]), int(rid["hi"])), rid["v"]
+        key = _key(rid, components, scale)
+        period = rid.get("p")
+        if isinstance(period, datetime):
+            period = period.timestamp()  # one hashable form, whatever the tzinfo
+        cells = out.setdefault((period, family), {})
+        cell = cells.get(key)
+        if cell is None:
+            cell = cells[key] = Cell(key=key, hist=Counter())
+        cell.hist[value] += row["c"]
+    return out
+
+
+async def cells(
+    mongo: Mongo,
+    tenant: str,
+    ranges: list[Window],
+    flt: CellFilter,
+    period: PeriodBy,
+    family: str | None,
+) -> dict[tuple[PeriodKey, str], dict[CellKey, Cell]]:
+    """Cells from raw documents: one family, or every family (answers and responses)."""
+    if not ranges:
+        return {}
+    out: dict[tuple[PeriodKey, str], dict[CellKey, Cell]] = {}
+    if family is None or family != RESPONSE:
+        rows = await aggregate(
+            mongo[SURVEY_RESPONSES], answer_pipeline(tenant, ranges, flt, period, family)
+        )
+        out.update(rows_to_cells(rows, responses=False))
+    if family is None or family == RESPONSE:
+        rows = await aggregate(
+            mongo[SURVEY_RESPONSES], response_pipeline(tenant, ranges, flt, period)
+        )
+        out.update(rows_to_cells(rows, responses=True))
+    return out

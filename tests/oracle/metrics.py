@@ -1,0 +1,806 @@
+"""The CX metrics of docs/metrics.md, computed with pandas and scipy from the raw records.
+
+Every public function takes a `Dataset` and returns plain Python values. Windows are pairs of
+timezone-aware datetimes, half-open `[from, to)`. A result is a dict with the keys of
+`RESULT_KEYS`. Where docs/metrics.md leaves room for more than one reading, the most literal
+one is taken and the spot is marked `CHOICE:`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from tests.oracle.dataset import Dataset
+
+Window = tuple[datetime, datetime]
+Result = dict[str, Any]
+
+RESULT_KEYS = (
+    "value",
+    "n",
+    "numerator",
+    "denominator",
+    "scaleMin",
+    "scaleMax",
+    "low",
+    "high",
+    "marginOfError",
+    "lowSample",
+    "distribution",
+)
+
+# kind -> the answer `metric` it reads
+ANSWER_METRIC = {
+    "NPS": "NPS",
+    "NPS_MEAN_LIKELIHOOD": "NPS",
+    "CSAT": "CSAT",
+    "CSAT_SCORE_PERCENT": "CSAT",
+    "CES": "CES",
+    "CES_PERCENT_EASY": "CES",
+    "EMOTION": "EMOTION",
+    "VALUE_FOR_EFFORT": "VALUE_FOR_EFFORT",
+    "COMPONENT_SCORE": "COMPONENT",
+}
+MEAN_KINDS = frozenset(
+    {
+        "NPS_MEAN_LIKELIHOOD",
+        "CSAT_SCORE_PERCENT",
+        "CES",
+        "EMOTION",
+        "VALUE_FOR_EFFORT",
+        "COMPONENT_SCORE",
+    }
+)
+TOP_TWO_KINDS = frozenset({"CSAT", "CES_PERCENT_EASY"})
+CUSTOMER_KINDS = frozenset({"RETENTION_RATE", "CHURN_RATE", "CLV"})
+PROPORTION_TEST_KINDS = frozenset(
+    {"CSAT", "CES_PERCENT_EASY", "FCR", "RETENTION_RATE", "CHURN_RATE"}
+)
+KINDS = frozenset(ANSWER_METRIC) | CUSTOMER_KINDS | {"FCR", "RESPONSE_COUNT"}
+
+FILTER_KEYS = ("segments", "journeys", "stages", "channels", "components")
+DIMENSIONS = ("SEGMENT", "JOURNEY", "STAGE", "CHANNEL", "COMPONENT")
+# dimension -> the unit frames' column holding its value
+DIMENSION_COLUMN = {
+    "SEGMENT": "segments",
+    "JOURNEY": "journey",
+    "STAGE": "stage",
+    "CHANNEL": "channel",
+    "COMPONENT": "component",
+}
+
+Z95 = float(stats.norm.ppf(0.975))
+NPS_Z = 1.96  # docs/metrics.md writes the NPS margin of error with 1.96 itself
+MAX_WINDOW = timedelta(days=400)  # CX_MAX_WINDOW_DAYS default
+
+
+class IncompatibleScales(Exception):
+    """Answers of more than one scale met in one result (INCOMPATIBLE_SCALES)."""
+
+    def __init__(self, scales: Sequence[tuple[int, int]]) -> None:
+        self.scales = sorted(scales)
+        super().__init__(f"incompatible scales: {self.scales}")
+
+
+class BadUserInput(Exception):
+    """A filter or dimension that does not apply to the kind (BAD_USER_INPUT)."""
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def _window(window: Window) -> tuple[pd.Timestamp, pd.Timestamp]:
+    start, end = window
+    for bound in (start, end):
+        if bound.tzinfo is None or bound.utcoffset() is None:
+            raise ValueError(f"a window bound needs a UTC offset: {bound!r}")
+    # in UTC: aware datetimes of one tzinfo compare and subtract as wall clocks in Python
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    if not start < end:
+        raise BadUserInput("the window is empty")
+    if end - start > MAX_WINDOW:
+        raise BadUserInput("the window is longer than 400 days")
+    return pd.Timestamp(start), pd.Timestamp(end)
+
+
+def _filter(flt: Mapping[str, Any] | None) -> dict[str, frozenset[Any] | None]:
+    flt = dict(flt or {})
+    unknown = set(flt) - set(FILTER_KEYS)
+    if unknown:
+        raise ValueError(f"unknown filter keys: {sorted(unknown)}")
+    # CHOICE: a filter list that is absent or None does not filter; an EMPTY list is a list
+    # matched as "any of" nothing, so it matches nothing.
+    return {k: None if flt.get(k) is None else frozenset(flt[k]) for k in FILTER_KEYS}
+
+
+def _in_window(times: pd.Series, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
+    return (times >= start) & (times < end)
+
+
+def _any_of(values: pd.Series, allowed: frozenset[Any] | None) -> pd.Series:
+    if allowed is None:
+        return pd.Series(True, index=values.index, dtype=bool)
+    # a missing value (None) never matches a filter list
+    return values.map(lambda v: v is not None and v in allowed).astype(bool)
+
+
+def _segments_match(values: pd.Series, allowed: frozenset[Any] | None) -> pd.Series:
+    if allowed is None:
+        return pd.Series(True, index=values.index, dtype=bool)
+    return values.map(lambda segs: not allowed.isdisjoint(segs)).astype(bool)
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}")
+
+
+# --------------------------------------------------------------------------- the units
+
+
+def _answers(
+    ds: Dataset, kind: str, start: pd.Timestamp, end: pd.Timestamp, flt: dict[str, Any]
+) -> pd.DataFrame:
+    """The answers a survey kind reads: its metric, submitted in the window, matching."""
+    a = ds.answers
+    mask = (
+        (a["metric"] == ANSWER_METRIC[kind])
+        & _in_window(a["submittedAt"], start, end)
+        & _segments_match(a["segments"], flt["segments"])
+        & _any_of(a["journey"], flt["journeys"])
+        & _any_of(a["stage"], flt["stages"])
+        & _any_of(a["channel"], flt["channels"])
+        & _any_of(a["component"], flt["components"])
+    )
+    return a.loc[mask]
+
+
+def _responses(
+    ds: Dataset, start: pd.Timestamp, end: pd.Timestamp, flt: dict[str, Any]
+) -> pd.DataFrame:
+    """The responses RESPONSE_COUNT counts, each with the components it is grouped by."""
+    r = ds.responses
+    mask = (
+        _in_window(r["submittedAt"], start, end)
+        & _segments_match(r["segments"], flt["segments"])
+        & _any_of(r["journey"], flt["journeys"])
+        & _any_of(r["stage"], flt["stages"])
+        & _any_of(r["channel"], flt["channels"])
+    )
+    r = r.loc[mask].copy()
+    allowed = flt["components"]
+    if allowed is None:
+        # A response whose answers carry no component (or that has no answers) falls in the
+        # null COMPONENT group.
+        r["component"] = r["components"].map(
+            lambda comps: sorted(comps, key=_sort_key) if comps else [None]
+        )
+        return r
+    # CHOICE: the `components` filter narrows the response's answers to those components: a
+    # response counts when at least one answer has one of them, and in a COMPONENT breakdown
+    # it is grouped by those matching components only (not by its other answers' components).
+    r["component"] = r["components"].map(
+        lambda comps: sorted((c for c in comps if c is not None and c in allowed), key=_sort_key)
+    )
+    return r.loc[r["component"].map(bool).astype(bool)]
+
+
+def _cases(
+    ds: Dataset, start: pd.Timestamp, end: pd.Timestamp, flt: dict[str, Any]
+) -> pd.DataFrame:
+    """The support cases FCR reads: one row per case with a contact in the window, carrying
+    the dimensions of its first contact (all time) and whether it was resolved at first
+    contact (exactly one contact in all time, and that one resolved)."""
+    t = ds.touchpoints
+    # CHOICE: a case is identified by its caseId alone (not per source or per customer); only
+    # a missing (None) caseId means "no case".
+    t = t.loc[t["caseId"].map(lambda c: c is not None).astype(bool)]
+    # CHOICE: contacts at the same instant are ordered as they were sent; the first of them
+    # is the case's first contact.
+    t = t.sort_values(["occurredAt", "order"], kind="stable")
+    # "All time" is read literally: contacts before the window's start and after its end
+    # count, both for "exactly one contact" and for which contact is the first.
+    columns = ["caseId", "customer", "segments", "journey", "stage", "channel", "component"]
+    first = t.drop_duplicates("caseId", keep="first")[[*columns, "resolved"]]
+    first = first.set_index("caseId", drop=False)
+    contacts = t.groupby("caseId", sort=False).size()
+    in_window = _in_window(t["occurredAt"], start, end).groupby(t["caseId"], sort=False).any()
+    cases = first.assign(
+        contacts=contacts.reindex(first.index),
+        inWindow=in_window.reindex(first.index).astype(bool),
+    )
+    cases = cases.assign(
+        resolvedAtFirstContact=(cases["contacts"] == 1)
+        & cases["resolved"].map(lambda v: v is True).astype(bool)
+    )
+    mask = (
+        cases["inWindow"]
+        & _segments_match(cases["segments"], flt["segments"])
+        & _any_of(cases["journey"], flt["journeys"])
+        & _any_of(cases["stage"], flt["stages"])
+        & _any_of(cases["channel"], flt["channels"])
+        & _any_of(cases["component"], flt["components"])
+    )
+    return cases.loc[mask].reset_index(drop=True)
+
+
+def _customers(ds: Dataset, flt: dict[str, Any]) -> pd.DataFrame:
+    """The (non-stub) customers, filtered by their current segments."""
+    for key in ("journeys", "stages", "channels", "components"):
+        if flt[key] is not None:
+            # CHOICE: any list given for another filter (even an empty one) is an error.
+            raise BadUserInput(f"the filter {key!r} does not apply to customer metrics")
+    c = ds.customers
+    return c.loc[_segments_match(c["segments"], flt["segments"])]
+
+
+# --------------------------------------------------------------------------- results
+
+
+def _result(**fields: Any) -> Result:
+    result: Result = dict.fromkeys(RESULT_KEYS)
+    result.update(fields)
+    return result
+
+
+def _t_interval(samples: np.ndarray) -> tuple[float | None, float | None, float | None]:
+    """(low, high, half-width) of the t-interval of the mean; null with fewer than 2."""
+    n = len(samples)
+    if n < 2:
+        return None, None, None
+    mean = float(samples.mean())
+    s = float(samples.std(ddof=1))
+    half = float(stats.t.ppf(0.975, n - 1)) * s / math.sqrt(n)
+    return mean - half, mean + half, half
+
+
+def _wilson(k: int, n: int) -> tuple[float | None, float | None, float | None]:
+    """(low, high, half-width) of the Wilson score interval × 100; null when n = 0."""
+    if n == 0:
+        return None, None, None
+    z = Z95
+    p = k / n
+    denominator = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
+    return 100 * (centre - half), 100 * (centre + half), 100 * half
+
+
+def _scale(answers: pd.DataFrame) -> tuple[int | None, int | None]:
+    # CHOICE: "scales are never pooled" holds for COMPONENT_SCORE too, although its values are
+    # normalized to 0–100 before averaging; and it holds per MetricResult: per breakdown group,
+    # per trend period, per compare side.
+    scales = sorted(
+        {
+            (int(lo), int(hi))
+            for lo, hi in zip(answers["scaleMin"], answers["scaleMax"], strict=True)
+        }
+    )
+    if len(scales) > 1:
+        raise IncompatibleScales(scales)
+    return scales[0] if scales else (None, None)
+
+
+def _samples(kind: str, answers: pd.DataFrame, lo: int | None, hi: int | None) -> np.ndarray:
+    """The answers of a mean kind in the units of its value (the numbers averaged)."""
+    x = answers["value"].to_numpy(dtype=float)
+    if kind == "NPS_MEAN_LIKELIHOOD":
+        return x * 100
+    if kind == "CSAT_SCORE_PERCENT":
+        assert hi is not None or len(x) == 0
+        return x * 100 / hi if len(x) else x
+    if kind == "COMPONENT_SCORE":
+        if not len(x):
+            return x
+        assert lo is not None and hi is not None
+        return 100 * (x - lo) / (hi - lo)
+    return x
+
+
+def _survey_result(kind: str, answers: pd.DataFrame, min_sample: int) -> Result:
+    lo, hi = _scale(answers)
+    x = answers["value"].to_numpy(dtype=float)
+    n = len(x)
+    common = {"n": n, "scaleMin": lo, "scaleMax": hi, "lowSample": n < min_sample}
+    if kind == "NPS":
+        promoters = int(((x >= 9) & (x <= 10)).sum())
+        detractors = int(((x >= 0) & (x <= 6)).sum())
+        # CHOICE: "promoters = answers 9–10, detractors = answers 0–6" read as the closed
+        # ranges 9 ≤ x ≤ 10 and 0 ≤ x ≤ 6; every other answer (7, 8, also 6.5 or 8.5) is a
+        # passive. With n = 0 the distribution is all zeros.
+        distribution = {
+            "promoters": promoters,
+            "passives": n - promoters - detractors,
+            "detractors": detractors,
+        }
+        if n == 0:
+            return _result(numerator=0, denominator=0, distribution=distribution, **common)
+        p_p, p_d = promoters / n, detractors / n
+        value = 100 * (promoters - detractors) / n
+        moe = NPS_Z * 100 * math.sqrt(max(p_p + p_d - (p_p - p_d) ** 2, 0.0) / n)
+        return _result(
+            value=value,
+            numerator=promoters - detractors,
+            denominator=n,
+            low=max(value - moe, -100.0),
+            high=min(value + moe, 100.0),
+            marginOfError=moe,
+            distribution=distribution,
+            **common,
+        )
+    if kind in TOP_TWO_KINDS:
+        # CHOICE: "top two points" x ≥ hi − 1, also for CES (whatever the scale's direction).
+        k = int((x >= hi - 1).sum()) if n else 0
+        low, high, half = _wilson(k, n)
+        return _result(
+            value=100 * k / n if n else None,
+            numerator=k,
+            denominator=n,
+            low=low,
+            high=high,
+            marginOfError=half,
+            **common,
+        )
+    assert kind in MEAN_KINDS
+    samples = _samples(kind, answers, lo, hi)
+    low, high, half = _t_interval(samples)
+    # Σx, except for COMPONENT_SCORE: Σ 100·(x − lo)/(hi − lo)
+    numerator = float(samples.sum()) if kind == "COMPONENT_SCORE" else float(x.sum())
+    # CHOICE: with n = 0 the numerator and denominator are the empty sums, 0 (value null).
+    denominator: float | int = n * hi if kind == "CSAT_SCORE_PERCENT" and n else n
+    # CHOICE: the t-intervals are not clipped to the scale (only the NPS bounds are clipped).
+    return _result(
+        value=float(samples.mean()) if n else None,
+        numerator=numerator,
+        denominator=denominator,
+        low=low,
+        high=high,
+        marginOfError=half,
+        **common,
+    )
+
+
+def _response_count_result(responses: pd.DataFrame, min_sample: int) -> Result:
+    n = len(responses)
+    # CHOICE: the general rule "value is null when n = 0" holds for RESPONSE_COUNT too.
+    # RESPONSE_COUNT reads no answer values, so it has no scale (null scaleMin/scaleMax) and
+    # never fails with INCOMPATIBLE_SCALES.
+    return _result(value=n if n else None, n=n, numerator=n, lowSample=n < min_sample)
+
+
+def _fcr_result(cases: pd.DataFrame, min_sample: int) -> Result:
+    n = len(cases)
+    k = int(cases["resolvedAtFirstContact"].sum())
+    low, high, half = _wilson(k, n)
+    return _result(
+        value=100 * k / n if n else None,
+        n=n,
+        numerator=k,
+        denominator=n,
+        low=low,
+        high=high,
+        marginOfError=half,
+        lowSample=n < min_sample,
+    )
+
+
+def _customer_counts(
+    customers: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp
+) -> dict[str, pd.Series]:
+    signed, churned = customers["signedUpAt"], customers["churnedAt"]
+    # A customer without signedUpAt counts as signed up before any window.
+    signed_before_from = signed.isna() | (signed < start)
+    signed_before_to = signed.isna() | (signed < end)
+    churned_before_from = churned.notna() & (churned < start)
+    churned_before_to = churned.notna() & (churned < end)
+    active_start = signed_before_from & ~churned_before_from
+    return {
+        "S": active_start,
+        "E": signed_before_to & ~churned_before_to,
+        "Nw": signed.notna() & (signed >= start) & (signed < end),
+        "C": active_start & churned.notna() & (churned >= start) & (churned < end),
+    }
+
+
+def _customer_result(
+    kind: str, customers: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, min_sample: int
+) -> Result:
+    sets = _customer_counts(customers, start, end)
+    s, e, nw, c = (int(sets[name].sum()) for name in ("S", "E", "Nw", "C"))
+    common = {"n": s, "lowSample": s < min_sample}
+    if kind == "RETENTION_RATE":
+        k = e - nw
+        low = high = half = None
+        if s and 0 <= k <= s:
+            low, high, half = _wilson(k, s)
+        return _result(
+            value=100 * k / s if s else None,
+            numerator=k,
+            denominator=s,
+            low=low,
+            high=high,
+            marginOfError=half,
+            **common,
+        )
+    if kind == "CHURN_RATE":
+        low, high, half = _wilson(c, s)
+        return _result(
+            value=100 * c / s if s else None,
+            numerator=c,
+            denominator=s,
+            low=low,
+            high=high,
+            marginOfError=half,
+            **common,
+        )
+    assert kind == "CLV"
+    # Each customer of S with a signedUpAt contributes its revenue to date and its tenure in
+    # periods (min(churnedAt, to) − signedUpAt)/(to − from); customers of S without one count
+    # in S and C only.
+    contributing = customers.loc[sets["S"] & customers["signedUpAt"].notna()]
+    # CHOICE: a contributing customer without revenue contributes revenue 0 (and its tenure).
+    revenue = float(contributing["revenue"].fillna(0.0).sum())
+    until = contributing["churnedAt"].where(contributing["churnedAt"] < end, end)
+    until = until.fillna(end)
+    tenure = float(((until - contributing["signedUpAt"]) / (end - start)).sum())
+    value = None
+    # CHOICE: also null when no customer of S has a signedUpAt (Σ periods = 0, no ARPC).
+    if s and c and tenure > 0:
+        value = (revenue / tenure) * (1 / (c / s))
+    return _result(value=value, numerator=revenue, denominator=tenure, **common)
+
+
+# --------------------------------------------------------------------------- metric
+
+
+def _units(
+    ds: Dataset, kind: str, start: pd.Timestamp, end: pd.Timestamp, flt: dict[str, Any]
+) -> pd.DataFrame:
+    if kind in ANSWER_METRIC:
+        return _answers(ds, kind, start, end, flt)
+    if kind == "RESPONSE_COUNT":
+        return _responses(ds, start, end, flt)
+    if kind == "FCR":
+        return _cases(ds, start, end, flt)
+    return _customers(ds, flt)
+
+
+def _evaluate(
+    kind: str, units: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, min_sample: int
+) -> Result:
+    if kind in ANSWER_METRIC:
+        return _survey_result(kind, units, min_sample)
+    if kind == "RESPONSE_COUNT":
+        return _response_count_result(units, min_sample)
+    if kind == "FCR":
+        return _fcr_result(units, min_sample)
+    return _customer_result(kind, units, start, end, min_sample)
+
+
+def metric(
+    ds: Dataset,
+    kind: str,
+    window: Window,
+    filter: Mapping[str, Any] | None = None,  # the GraphQL argument's name
+    min_sample: int = 30,
+) -> Result:
+    """One MetricResult (without definition, level, computedAt, dataVersion)."""
+    _check_kind(kind)
+    start, end = _window(window)
+    flt = _filter(filter)
+    return _evaluate(kind, _units(ds, kind, start, end, flt), start, end, min_sample)
+
+
+# --------------------------------------------------------------------------- breakdown
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    return (0, "") if value is None else (1, value)
+
+
+def _group_values(kind: str, dimension: str, value: Any) -> list[Any]:
+    """The groups one unit falls in along one dimension."""
+    if dimension == "SEGMENT":
+        # a unit in two segments counts in each; one in none, in the null group
+        return list(value) if value else [None]
+    if dimension == "COMPONENT" and kind == "RESPONSE_COUNT":
+        return list(value)  # already the list of the response's (matching) components
+    return [value]
+
+
+def breakdown(
+    ds: Dataset,
+    kind: str,
+    by: Sequence[str],
+    window: Window,
+    filter: Mapping[str, Any] | None = None,
+    min_sample: int = 30,
+) -> dict[tuple[Any, ...], Result]:
+    """Results per group, keyed by the tuple of the group's values in `by` order."""
+    _check_kind(kind)
+    by = list(by)
+    if not 1 <= len(by) <= 2 or len(set(by)) != len(by):
+        raise BadUserInput("break down by one or two distinct dimensions")
+    for dimension in by:
+        if dimension not in DIMENSIONS:
+            raise ValueError(f"unknown dimension {dimension!r}")
+        if kind in CUSTOMER_KINDS and dimension != "SEGMENT":
+            raise BadUserInput(f"{kind} breaks down by SEGMENT only")
+    start, end = _window(window)
+    flt = _filter(filter)
+    units = _units(ds, kind, start, end, flt)
+    if kind in CUSTOMER_KINDS:
+        # CHOICE: a customer group "has data in the window" when at least one of its customers
+        # is active at some instant of the window (in S, or signed up in the window).
+        sets = _customer_counts(units, start, end)
+        with_data = sets["S"] | sets["Nw"]
+    else:
+        with_data = pd.Series(True, index=units.index, dtype=bool)
+
+    # CHOICE: the filter selects units and the breakdown then groups them by all their values:
+    # with `segments: ["a"]` and `by: [SEGMENT]`, a response in segments a and b (it matches)
+    # counts in group "a" and in group "b".
+    positions: dict[tuple[Any, ...], list[int]] = {}
+    columns = [units[DIMENSION_COLUMN[d]].tolist() for d in by]
+    for position, values in enumerate(zip(*columns, strict=True)):
+        per_dimension = [_group_values(kind, d, v) for d, v in zip(by, values, strict=True)]
+        for key in itertools.product(*per_dimension):
+            positions.setdefault(key, []).append(position)
+
+    results: dict[tuple[Any, ...], Result] = {}
+    for key in sorted(positions, key=lambda k: tuple(_sort_key(v) for v in k)):
+        group = units.iloc[positions[key]]
+        if not with_data.iloc[positions[key]].any():
+            continue
+        results[key] = _evaluate(kind, group, start, end, min_sample)
+    return results
+
+
+# --------------------------------------------------------------------------- trend
+
+
+def _local_start(day: date, zone: ZoneInfo) -> datetime:
+    """The first instant of a calendar day in `zone` (local midnight, or the end of a DST
+    gap that swallows midnight), as an aware datetime in `zone`."""
+    wall = datetime.combine(day, time(0), tzinfo=zone)  # fold=0: before any transition
+    return wall.astimezone(UTC).astimezone(zone)
+
+
+def _period_first_day(day: date, granularity: str) -> date:
+    if granularity == "DAY":
+        return day
+    if granularity == "WEEK":
+        return day - timedelta(days=day.weekday())  # ISO weeks start on Monday
+    if granularity == "MONTH":
+        return day.replace(day=1)
+    raise ValueError(f"unknown granularity {granularity!r}")
+
+
+def _next_first_day(day: date, granularity: str) -> date:
+    if granularity == "DAY":
+        return day + timedelta(days=1)
+    if granularity == "WEEK":
+        return day + timedelta(days=7)
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def periods(
+    granularity: str, window: Window, timezone: str
+) -> list[tuple[datetime, datetime, datetime]]:
+    """(periodStart, cut start, cut end) of each calendar period of `timezone` that meets the
+    window; periodStart is the period's calendar start in `timezone` even when the window cuts
+    it; the cut bounds are in UTC."""
+    _window(window)
+    # Aware datetimes sharing one tzinfo compare and subtract as wall clocks in Python, so
+    # every comparison here is made in UTC.
+    start, end = (bound.astimezone(UTC) for bound in window)
+    zone = ZoneInfo(timezone)
+    day = _period_first_day(start.astimezone(zone).date(), granularity)
+    out: list[tuple[datetime, datetime, datetime]] = []
+    while True:
+        period_start = _local_start(day, zone)
+        if period_start.astimezone(UTC) >= end:
+            break
+        following = _next_first_day(day, granularity)
+        period_end = _local_start(following, zone).astimezone(UTC)
+        cut_start = max(period_start.astimezone(UTC), start)
+        out.append((period_start, cut_start, min(period_end, end)))
+        day = following
+    return out
+
+
+def trend(
+    ds: Dataset,
+    kind: str,
+    granularity: str,
+    window: Window,
+    timezone: str,
+    filter: Mapping[str, Any] | None = None,
+    min_sample: int = 30,
+) -> list[tuple[datetime, Result]]:
+    """(periodStart, result over [max(periodStart, from), min(periodEnd, to))) per period."""
+    _check_kind(kind)
+    return [
+        (period_start, metric(ds, kind, (cut_start, cut_end), filter, min_sample))
+        for period_start, cut_start, cut_end in periods(granularity, window, timezone)
+    ]
+
+
+# --------------------------------------------------------------------------- compare
+
+
+def _side(
+    ds: Dataset, kind: str, side: Mapping[str, Any], min_sample: int
+) -> tuple[Result, pd.DataFrame]:
+    _check_kind(kind)
+    start, end = _window(side["window"])
+    flt = _filter(side.get("filter"))
+    units = _units(ds, kind, start, end, flt)
+    return _evaluate(kind, units, start, end, min_sample), units
+
+
+def _two_sided(z: float) -> float:
+    return float(2 * stats.norm.sf(abs(z)))
+
+
+def _pooled_z(k1: int, n1: int, k2: int, n2: int) -> float | None:
+    # CHOICE: a count outside [0, n] (retention's E − Nw can be) has no test: null p-value.
+    if not (0 <= k1 <= n1 and 0 <= k2 <= n2):
+        return None
+    pooled = (k1 + k2) / (n1 + n2)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    # CHOICE: with both shares 0 % or both 100 % the test statistic is 0/0: null p-value.
+    if se == 0:
+        return None
+    return _two_sided((k2 / n2 - k1 / n1) / se)
+
+
+def _welch(a: np.ndarray, b: np.ndarray) -> float | None:
+    sa, sb = float(a.std(ddof=1)), float(b.std(ddof=1))
+    # CHOICE: with no variance on either side the t statistic is undefined: null p-value.
+    if sa == 0 and sb == 0:
+        return None
+    result = stats.ttest_ind_from_stats(
+        float(a.mean()), sa, len(a), float(b.mean()), sb, len(b), equal_var=False
+    )
+    return float(result.pvalue)
+
+
+def _nps_z(a: Result, b: Result) -> float | None:
+    def parts(r: Result) -> tuple[float, float]:
+        n = r["n"]
+        p_p = r["distribution"]["promoters"] / n
+        p_d = r["distribution"]["detractors"] / n
+        return p_p - p_d, (p_p + p_d - (p_p - p_d) ** 2) / n
+
+    nps_a, var_a = parts(a)
+    nps_b, var_b = parts(b)
+    se = math.sqrt(max(var_a + var_b, 0.0))
+    if se == 0:  # CHOICE: as above, an undefined statistic gives a null p-value
+        return None
+    return _two_sided((nps_b - nps_a) / se)
+
+
+def compare(
+    ds: Dataset,
+    kind: str,
+    a: Mapping[str, Any],
+    b: Mapping[str, Any],
+    min_sample: int = 30,
+) -> dict[str, Any]:
+    """Both results, b.value − a.value and the two-sided p-value of the kind's test.
+
+    CHOICE: scales are checked per side (each side is one result); two sides on different
+    scales are compared without error.
+    """
+    result_a, units_a = _side(ds, kind, a, min_sample)
+    result_b, units_b = _side(ds, kind, b, min_sample)
+    difference = None
+    if result_a["value"] is not None and result_b["value"] is not None:
+        difference = result_b["value"] - result_a["value"]
+    p_value = None
+    if result_a["n"] >= 2 and result_b["n"] >= 2:
+        if kind in PROPORTION_TEST_KINDS:
+            p_value = _pooled_z(
+                result_a["numerator"],
+                result_a["denominator"],
+                result_b["numerator"],
+                result_b["denominator"],
+            )
+        elif kind in MEAN_KINDS:
+            p_value = _welch(
+                _samples(kind, units_a, result_a["scaleMin"], result_a["scaleMax"]),
+                _samples(kind, units_b, result_b["scaleMin"], result_b["scaleMax"]),
+            )
+        elif kind == "NPS":
+            p_value = _nps_z(result_a, result_b)
+        # RESPONSE_COUNT, CLV: no test
+    # CHOICE: without a p-value, `significant` is null too.
+    significant = None if p_value is None else p_value < 0.05
+    return {
+        "a": result_a,
+        "b": result_b,
+        "difference": difference,
+        "pValue": p_value,
+        "significant": significant,
+    }
+
+
+# --------------------------------------------------------------------------- funnel
+
+
+def funnel(
+    ds: Dataset,
+    journey: str,
+    window: Window,
+    filter: Mapping[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Per stage of the journey, in order: customers, conversion, median hours to next."""
+    if journey not in ds.journeys:
+        raise KeyError(journey)
+    start, end = _window(window)
+    flt = _filter(filter)
+    # CHOICE: only `segments` and `channels` apply (to the touchpoints); the other filter
+    # lists are ignored, not an error. Stubs count: a funnel counts customers with touchpoints.
+    t = ds.touchpoints
+    t = t.loc[
+        (t["journey"] == journey)
+        & _in_window(t["occurredAt"], start, end)
+        & _segments_match(t["segments"], flt["segments"])
+        & _any_of(t["channel"], flt["channels"])
+    ]
+    stage_keys = [stage["key"] for stage in ds.journeys[journey]["stages"]]
+    # each customer's first touchpoint at each stage (in the window, after the filters)
+    # customers are (source, externalId) pairs; grouped by their repr, a plain string
+    t = t.assign(customerKey=t["customer"].map(repr))
+    # CHOICE: a customer's "first touchpoint" at a stage is its first one IN THE WINDOW (and
+    # matching the filters), not its first of all time.
+    first_at = {
+        stage: t.loc[t["stage"] == stage].groupby("customerKey", sort=False)["occurredAt"].min()
+        for stage in stage_keys
+    }
+    out: list[dict[str, Any]] = []
+    previous: int | None = None
+    for index, stage in enumerate(stage_keys):
+        customers = len(first_at[stage])
+        conversion = None
+        if previous is not None and previous > 0:
+            conversion = 100 * customers / previous
+        median = None
+        if index + 1 < len(stage_keys):
+            here = first_at[stage]
+            following = first_at[stage_keys[index + 1]]
+            both = here.index.intersection(following.index)
+            hours = (following[both] - here[both]) / pd.Timedelta(hours=1)
+            hours = hours[hours >= 0]  # next stage not earlier than this one
+            if len(hours):
+                # an even count's median is the mean of the two middle values
+                median = float(hours.median())
+        out.append(
+            {
+                "stage": stage,
+                "customers": customers,
+                "conversionFromPrevious": conversion,
+                "medianHoursToNextStage": median,
+            }
+        )
+        previous = customers
+    return out
+
+
+# --------------------------------------------------------------------------- segments
+
+
+def segments(ds: Dataset) -> dict[str, int]:
+    """Segment -> number of (non-stub) customers in it."""
+    exploded = ds.customers["segments"].explode().dropna()
+    return {str(k): int(v) for k, v in exploded.value_counts().sort_index().items()}

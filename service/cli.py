@@ -102,6 +102,39 @@ def cmd_demo_load(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rollups_rebuild(args: argparse.Namespace) -> int:
+    from zoneinfo import ZoneInfo
+
+    from service.metrics import rebuild
+    from service.store.client import connect
+    from service.store.indexes import ensure_indexes
+
+    settings = get_settings()
+    if not settings.mongo_uri:
+        print("CX_MONGO_URI is not set.", file=sys.stderr)
+        return 2
+    tenant, tz = args.tenant or settings.default_tenant, ZoneInfo(settings.timezone)
+
+    async def run() -> int:
+        mongo = connect(settings)
+        try:
+            await ensure_indexes(mongo)
+            if args.check:
+                report = await rebuild.check(mongo, tenant, tz)
+                print(f"rollups: {report.days} days with data, {len(report.drifted)} drifted, "
+                      f"{len(report.pending)} pending materialisation")  # fmt: skip
+                for day in report.drifted:
+                    print(f"drift: {day}")
+                return 1 if report.drifted else 0
+            report = await rebuild.rebuild(mongo, tenant, tz)
+            print(f"rollups: rebuilt {report.rebuilt} days")
+            return 0
+        finally:
+            await mongo.close()
+
+    return asyncio.run(run())
+
+
 def cmd_schema_export(args: argparse.Namespace) -> int:
     from service.app import export_sdl
 
@@ -133,6 +166,19 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--seed", type=int, default=7)
     load.add_argument("--end", help="last day of the data (YYYY-MM-DD); default: today (UTC)")
     load.set_defaults(func=cmd_demo_load)
+
+    rollups = commands.add_parser("rollups", help="the metric rollups")
+    rollup_commands = rollups.add_subparsers(dest="rollups_command", required=True)
+    rebuild = rollup_commands.add_parser(
+        "rebuild", help="recompute rollups from raw documents (--check: only report drift)"
+    )
+    rebuild.add_argument(
+        "--check",
+        action="store_true",
+        help="compare stored rollups with raw documents; exit 1 on drift",
+    )
+    rebuild.add_argument("--tenant")
+    rebuild.set_defaults(func=cmd_rollups_rebuild)
 
     schema = commands.add_parser("schema", help="the GraphQL schema")
     schema_commands = schema.add_subparsers(dest="schema_command", required=True)

@@ -78,7 +78,7 @@ def _decode(doc: Doc) -> Cell:
     return Cell(key=key, hist=Counter({v: c for v, c in doc["h"]}))
 
 
-def _runs(days: list[str], tz: ZoneInfo) -> list[Window]:
+def day_ranges(days: list[str], tz: ZoneInfo) -> list[Window]:
     """Consecutive days merged into as few UTC ranges as possible."""
     out: list[Window] = []
     for d in sorted(date.fromisoformat(x) for x in days):
@@ -98,7 +98,7 @@ async def materialize(
         return {}
     versions = {d: current.written[d] for d in days}  # read before aggregating: see module doc
     by = PeriodBy(unit="date", timezone=tz.key)
-    computed = await survey_cells.cells(mongo, tenant, _runs(days, tz), CellFilter(), by, None)
+    computed = await survey_cells.cells(mongo, tenant, day_ranges(days, tz), CellFilter(), by, None)
     now = datetime.now(UTC)
     docs = [
         {"_id": _doc_id(tenant, day, family, versions[day]), "tenant": tenant, "day": day,
@@ -130,17 +130,27 @@ async def materialize(
 async def read(
     mongo: Mongo, tenant: str, family: str, days: list[str], current: RollupState
 ) -> dict[str, list[Cell]]:
-    """Stored cells of fresh days, at the version the state names."""
+    """Stored cells of one family on fresh days, at the version the state names."""
+    found = await read_all(mongo, tenant, days, current, family)
+    return {day: cells for (day, _), cells in found.items()}
+
+
+async def read_all(
+    mongo: Mongo, tenant: str, days: list[str], current: RollupState, family: str | None = None
+) -> dict[tuple[str, str], list[Cell]]:
+    """Stored cells per (day, family) of fresh days, at the version the state names."""
     if not days:
         return {}
-    docs = await to_list(mongo[ROLLUPS].find(
-        {"tenant": tenant, "family": family, "day": {"$in": days}},
-        {"day": 1, "version": 1, "cells": 1},
-    ))  # fmt: skip
-    out: dict[str, list[Cell]] = {}
+    query: Doc = {"tenant": tenant, "day": {"$in": days}}
+    if family is not None:
+        query["family"] = family
+    docs = await to_list(
+        mongo[ROLLUPS].find(query, {"day": 1, "family": 1, "version": 1, "cells": 1})
+    )
+    out: dict[tuple[str, str], list[Cell]] = {}
     for doc in docs:
         if doc["version"] == current.materialized.get(doc["day"]):
-            out.setdefault(doc["day"], []).extend(_decode(c) for c in doc["cells"])
+            out.setdefault((doc["day"], doc["family"]), []).extend(_decode(c) for c in doc["cells"])
     return out
 
 

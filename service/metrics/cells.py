@@ -7,8 +7,10 @@ filters, groups and computes over either, and the two paths agree by constructio
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from operator import add
+from typing import Protocol
 
 from service.domain import Dimension
 
@@ -106,3 +108,60 @@ def group_cells(
         for group in group_keys(cell.key, by, flt.components):
             groups.setdefault((period, group), ScaledHistograms()).add(cell.key.scale, cell.hist)
     return groups
+
+
+class PackedGrouper:
+    """Groups stored (packed) days fast: a key's filter match and group keys are worked out
+    once per query, and dense count vectors are summed slot by slot."""
+
+    def __init__(self, flt: CellFilter, by: tuple[Dimension, ...]) -> None:
+        self.flt, self.by = flt, by
+        self._memo: dict[CellKey, list[GroupKey]] = {}
+        self._dense: dict[tuple[object, GroupKey, Scale], list[int]] = {}
+        self._sparse: list[tuple[object, Cell]] = []
+
+    def _groups(self, key: CellKey) -> list[GroupKey]:
+        groups = self._memo.get(key)
+        if groups is None:
+            matches = self.flt.matches(key)
+            groups = list(group_keys(key, self.by, self.flt.components)) if matches else []
+            self._memo[key] = groups
+        return groups
+
+    def add(self, period: object, packed: PackedDayLike) -> None:
+        counts = packed.counts
+        for i, key in enumerate(packed.keys):
+            groups = self._groups(key)
+            if not groups:
+                continue
+            offset = packed.offsets[i]
+            if offset < 0:
+                self._sparse.append((period, Cell(key=key, hist=Counter(dict(packed.sparse[i])))))
+                continue
+            width = key.scale[1] - key.scale[0] + 1
+            vector = counts[offset : offset + width]
+            for group in groups:
+                acc = self._dense.get((period, group, key.scale))
+                if acc is None:
+                    self._dense[(period, group, key.scale)] = list(vector)
+                else:
+                    acc[:] = map(add, acc, vector)
+
+    def result(self) -> dict[tuple[object, GroupKey], ScaledHistograms]:
+        out = group_cells(self._sparse, self.flt, self.by)
+        for (period, group, scale), vector in self._dense.items():
+            hist: Counter[float] = Counter({scale[0] + i: c for i, c in enumerate(vector) if c})
+            if hist:
+                out.setdefault((period, group), ScaledHistograms()).add(scale, hist)
+        return out
+
+
+class PackedDayLike(Protocol):
+    @property
+    def keys(self) -> list[CellKey]: ...
+    @property
+    def offsets(self) -> list[int]: ...
+    @property
+    def counts(self) -> Sequence[int]: ...
+    @property
+    def sparse(self) -> dict[int, list[tuple[float, int]]]: ...

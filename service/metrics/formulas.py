@@ -189,7 +189,9 @@ SURVEY_FORMULAS: dict[MetricKind, Callable[[Counter[float], tuple[int, int]], Me
 def empty(kind: MetricKind) -> MetricValue:
     """n = 0: the value is null; numerator and denominator are empty sums."""
     denominator = None if kind is MetricKind.RESPONSE_COUNT else 0.0
-    return MetricValue(kind=kind, value=None, n=0, numerator=0.0, denominator=denominator)
+    distribution = Distribution(0, 0, 0) if kind is MetricKind.NPS else None
+    return MetricValue(kind=kind, value=None, n=0, numerator=0.0, denominator=denominator,
+                       distribution=distribution)  # fmt: skip
 
 
 def from_histogram(kind: MetricKind, hist: Counter[float], scale: tuple[int, int]) -> MetricValue:

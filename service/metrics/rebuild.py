@@ -60,7 +60,8 @@ async def check(
         stored = await rollups.read_all(mongo, tenant, chunk, current)
         for day, family in set(raw) | set(stored):
             fresh = list(raw.get((day, family), {}).values())
-            if _fingerprint(stored.get((day, family), [])) != _fingerprint(fresh):
+            kept = [c for packed in stored.get((day, family), []) for c in packed.cells()]
+            if _fingerprint(kept) != _fingerprint(fresh):
                 report.drifted.append(day)
         progress(f"rollups: checked {chunk[-1]} ({len(report.drifted)} drifted so far)")
     report.drifted = sorted(set(report.drifted))

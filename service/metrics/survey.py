@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from service.metrics.cells import Cell, CellFilter, GroupKey, ScaledHistograms, group_cells
+from service.metrics.cells import Cell, GroupKey, PackedGrouper, ScaledHistograms, group_cells
 from service.metrics.query import SURVEY_FAMILY, MetricQuery, PeriodKey, Source
 from service.metrics.timeframe import Window, split_into_days
 from service.store import rollups, survey_cells
@@ -34,9 +34,9 @@ async def raw_cells(mongo: Mongo, tenant: str, q: MetricQuery) -> list[tuple[Per
     return _tag(found)  # type: ignore[arg-type]
 
 
-async def rollup_cells(
+async def rollup_histograms(
     mongo: Mongo, tenant: str, tenant_tz: ZoneInfo, q: MetricQuery
-) -> list[tuple[PeriodKey, Cell]]:
+) -> dict[tuple[PeriodKey, GroupKey], ScaledHistograms]:
     family = SURVEY_FAMILY[q.kind]
     day_period: dict[str, PeriodKey] = {}
     edges: list[Window] = []
@@ -56,23 +56,25 @@ async def rollup_cells(
     for (day, fam), cells in computed.items():
         if fam == family:
             out.extend((day_period[day], c) for c in cells)
-    for day, cells in (await rollups.read(mongo, tenant, family, fresh, current)).items():
-        out.extend((day_period[day], c) for c in cells)
     if edges:
         found = await survey_cells.cells(mongo, tenant, edges, q.filter, _period_by(q), family)
         out.extend(_tag(found))  # type: ignore[arg-type]
-    return out
+    grouper = PackedGrouper(q.filter, q.by)
+    for day, packed_days in (await rollups.read(mongo, tenant, family, fresh, current)).items():
+        for packed in packed_days:
+            grouper.add(day_period[day], packed)
+    grouped = grouper.result()
+    for group, hists in group_cells(out, q.filter, q.by).items():
+        target = grouped.setdefault(group, ScaledHistograms())
+        for scale, hist in hists.by_scale.items():
+            target.add(scale, hist)
+    return grouped  # type: ignore[return-value]
 
 
 async def histograms(
     mongo: Mongo, tenant: str, tenant_tz: ZoneInfo, q: MetricQuery
 ) -> dict[tuple[PeriodKey, GroupKey], ScaledHistograms]:
     if q.source is Source.RAW:
-        cells = await raw_cells(mongo, tenant, q)
-    else:
-        cells = await rollup_cells(mongo, tenant, tenant_tz, q)
-    grouped = group_cells(cells, q.filter, q.by)
-    return grouped  # type: ignore[return-value]
-
-
-__all__ = ["CellFilter", "histograms", "raw_cells", "rollup_cells"]
+        grouped = group_cells(await raw_cells(mongo, tenant, q), q.filter, q.by)
+        return grouped  # type: ignore[return-value]
+    return await rollup_histograms(mongo, tenant, tenant_tz, q)

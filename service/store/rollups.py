@@ -12,21 +12,21 @@ Documents carry their version in ``_id``: two materialisations of one version st
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from bson import Binary
 from pymongo import DeleteMany
 from pymongo.errors import BulkWriteError
 
-from service.metrics.cells import Cell, CellFilter, CellKey
+from service.metrics.cells import Cell
 from service.metrics.timeframe import Window, day_start
-from service.store import survey_cells
+from service.store import rollup_format, survey_cells
 from service.store.client import Doc, Mongo, to_list
 from service.store.indexes import METRIC_ROLLUPS as ROLLUPS
-from service.store.survey_cells import PeriodBy
+from service.store.rollup_format import PackedDay
 
 STATE = "rollup_state"
 DUPLICATE_KEY = 11000
@@ -64,20 +64,6 @@ def _doc_id(tenant: str, day: str, family: str, version: int) -> str:
     return hashlib.blake2b(raw, digest_size=16).hexdigest()
 
 
-def _encode(cell: Cell) -> Doc:
-    k = cell.key
-    return {"s": list(k.segments), "j": k.journey, "st": k.stage, "ch": k.channel,
-            "co": list(k.components), "lo": k.scale[0], "hi": k.scale[1],
-            "h": [[v, c] for v, c in sorted(cell.hist.items())]}  # fmt: skip
-
-
-def _decode(doc: Doc) -> Cell:
-    key = CellKey(segments=tuple(doc["s"]), journey=doc["j"], stage=doc["st"],
-                  channel=doc["ch"], components=tuple(doc["co"]),
-                  scale=(doc["lo"], doc["hi"]))  # fmt: skip
-    return Cell(key=key, hist=Counter({v: c for v, c in doc["h"]}))
-
-
 def day_ranges(days: list[str], tz: ZoneInfo) -> list[Window]:
     """Consecutive days merged into as few UTC ranges as possible."""
     out: list[Window] = []
@@ -97,13 +83,12 @@ async def materialize(
     if not days:
         return {}
     versions = {d: current.written[d] for d in days}  # read before aggregating: see module doc
-    by = PeriodBy(unit="date", timezone=tz.key)
-    computed = await survey_cells.cells(mongo, tenant, day_ranges(days, tz), CellFilter(), by, None)
+    computed = await survey_cells.scan_by_day(mongo, tenant, day_ranges(days, tz), tz)
     now = datetime.now(UTC)
     docs = [
         {"_id": _doc_id(tenant, day, family, versions[day]), "tenant": tenant, "day": day,
          "family": family, "version": versions[day], "computedAt": now,
-         "cells": [_encode(c) for c in cells.values()]}
+         "cells": Binary(rollup_format.pack(cells.values()))}
         for (day, family), cells in computed.items() if day in versions
     ]  # fmt: skip
     # Older versions go only after a grace period: a reader that chose them a moment ago
@@ -129,15 +114,15 @@ async def materialize(
 
 async def read(
     mongo: Mongo, tenant: str, family: str, days: list[str], current: RollupState
-) -> dict[str, list[Cell]]:
+) -> dict[str, list[PackedDay]]:
     """Stored cells of one family on fresh days, at the version the state names."""
     found = await read_all(mongo, tenant, days, current, family)
-    return {day: cells for (day, _), cells in found.items()}
+    return {day: packed for (day, _), packed in found.items()}
 
 
 async def read_all(
     mongo: Mongo, tenant: str, days: list[str], current: RollupState, family: str | None = None
-) -> dict[tuple[str, str], list[Cell]]:
+) -> dict[tuple[str, str], list[PackedDay]]:
     """Stored cells per (day, family) of fresh days, at the version the state names."""
     if not days:
         return {}
@@ -147,10 +132,12 @@ async def read_all(
     docs = await to_list(
         mongo[ROLLUPS].find(query, {"day": 1, "family": 1, "version": 1, "cells": 1})
     )
-    out: dict[tuple[str, str], list[Cell]] = {}
+    out: dict[tuple[str, str], list[PackedDay]] = {}
     for doc in docs:
         if doc["version"] == current.materialized.get(doc["day"]):
-            out.setdefault((doc["day"], doc["family"]), []).extend(_decode(c) for c in doc["cells"])
+            out.setdefault((doc["day"], doc["family"]), []).append(
+                rollup_format.unpack(doc["cells"])
+            )
     return out
 
 

@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from service.metrics.cells import RESPONSE, Cell, CellFilter, CellKey
 from service.metrics.timeframe import Window
@@ -87,7 +88,9 @@ def response_pipeline(
     match = _response_match(tenant, ranges, flt)
     if flt.components is not None:
         match["answers.component"] = {"$in": sorted(flt.components)}
-    components = {"$setDifference": [{"$setUnion": ["$answers.component", []]}, [None]]}
+    # $map, not "$answers.component": a path into an array yields nothing on SecantusDB.
+    each = {"$map": {"input": "$answers", "as": "a", "in": "$$a.component"}}
+    components = {"$setDifference": [{"$setUnion": [each, []]}, [None]]}
     return [
         {"$match": match},
         {"$group": {"_id": {**_dims(period), "co": components}, "c": {"$sum": 1}}},
@@ -157,4 +160,50 @@ async def cells(
             mongo[SURVEY_RESPONSES], response_pipeline(tenant, ranges, flt, period)
         )
         out.update(rows_to_cells(rows, responses=True))
+    return out
+
+
+_SCAN_PROJECTION = {"_id": 0, "segments": 1, "journey": 1, "stage": 1, "channel": 1,
+                    "submittedAt": 1, "answers.metric": 1, "answers.value": 1,
+                    "answers.scale": 1, "answers.component": 1}  # fmt: skip
+
+
+def add_document(
+    out: dict[tuple[PeriodKey, str], dict[CellKey, Cell]], doc: Doc, period: PeriodKey
+) -> None:
+    """Add one response's answers (and the response itself) to cells: the same cells the
+    pipelines above build, computed here from a streamed document."""
+    segments = tuple(doc.get("segments") or ())
+    journey, stage, channel = doc.get("journey"), doc.get("stage"), doc.get("channel")
+    components: set[str] = set()
+    for answer in doc.get("answers") or ():
+        component = answer.get("component")
+        if component:
+            components.add(component)
+        scale = answer["scale"]
+        key = CellKey(segments, journey, stage, channel, (component,) if component else (),
+                      (int(scale["min"]), int(scale["max"])))  # fmt: skip
+        cells = out.setdefault((period, answer["metric"]), {})
+        cell = cells.get(key) or cells.setdefault(key, Cell(key=key, hist=Counter()))
+        cell.hist[answer["value"]] += 1
+    key = CellKey(segments, journey, stage, channel, tuple(sorted(components)), (0, 1))
+    cells = out.setdefault((period, RESPONSE), {})
+    cell = cells.get(key) or cells.setdefault(key, Cell(key=key, hist=Counter()))
+    cell.hist[1] += 1
+
+
+async def scan_by_day(
+    mongo: Mongo, tenant: str, ranges: list[Window], tz: ZoneInfo
+) -> dict[tuple[PeriodKey, str], dict[CellKey, Cell]]:
+    """Every family's cells per tenant-local day, by streaming the raw documents.
+
+    On SecantusDB a streamed read with the aggregation done here is several times faster
+    than ``$unwind``/``$group``, and every getMore stays well inside the socket timeout.
+    """
+    out: dict[tuple[PeriodKey, str], dict[CellKey, Cell]] = {}
+    cursor = mongo[SURVEY_RESPONSES].find(
+        _response_match(tenant, ranges, CellFilter()), _SCAN_PROJECTION, batch_size=5000
+    )
+    async for doc in cursor:
+        add_document(out, doc, doc["submittedAt"].astimezone(tz).date().isoformat())
     return out

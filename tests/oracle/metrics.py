@@ -182,7 +182,7 @@ def _responses(
         # A response whose answers carry no component (or that has no answers) falls in the
         # null COMPONENT group.
         r["component"] = r["components"].map(
-            lambda comps: sorted(comps, key=_sort_key) if comps else [None]
+            lambda comps: sorted(c for c in comps if c is not None) or [None]
         )
         return r
     # CHOICE: the `components` filter narrows the response's answers to those components: a

@@ -1,0 +1,495 @@
+"""The service's metrics, through GraphQL, against the independent oracle (tests/oracle).
+
+One seeded data set (tests/integration/metric_data.py) is loaded once for the module into its
+own database; every query is then asked of the service and of the oracle, and every field of
+every MetricResult must agree. Survey queries run on both paths: `source: RAW` (raw documents
+only) and `source: AUTO` (daily rollups plus raw partial days).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from service.app import create_app
+from tests import oracle
+from tests.conftest import make_settings
+from tests.graphql import gql
+from tests.integration.metric_data import (
+    ALL_KINDS,
+    CUSTOMER_KINDS,
+    JOURNEYS,
+    RAGGED,
+    RESULT_FIELDS,
+    SURVEY_KINDS,
+    TREND,
+    WHOLE_DAYS,
+    close,
+    generate,
+    load,
+    result_mismatches,
+    window_input,
+)
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+DATA = generate()
+
+FRAGMENT = f"fragment R on MetricResult {{ {RESULT_FIELDS} }}"
+METRIC = (
+    "query($kind: MetricKind!, $window: TimeWindow, $filter: MetricFilter, "
+    "$source: MetricSource!) { metric(kind: $kind, window: $window, filter: $filter, "
+    "source: $source) { ...R } } " + FRAGMENT
+)
+BREAKDOWN = (
+    "query($kind: MetricKind!, $by: [Dimension!]!, $window: TimeWindow, $filter: MetricFilter, "
+    "$source: MetricSource!) { breakdown(kind: $kind, by: $by, window: $window, "
+    "filter: $filter, source: $source) { keys { dimension value } result { ...R } } } " + FRAGMENT
+)
+TREND_QUERY = (
+    "query($kind: MetricKind!, $granularity: Granularity!, $window: TimeWindow!, "
+    "$timezone: String, $filter: MetricFilter, $source: MetricSource!) { trend(kind: $kind, "
+    "granularity: $granularity, window: $window, timezone: $timezone, filter: $filter, "
+    "source: $source) { periodStart result { ...R } } } " + FRAGMENT
+)
+COMPARE = (
+    "query($kind: MetricKind!, $a: Comparand!, $b: Comparand!) { compare(kind: $kind, a: $a, "
+    "b: $b) { a { ...R } b { ...R } difference pValue significant } } " + FRAGMENT
+)
+FUNNEL = (
+    "query($journey: String!, $window: TimeWindow, $filter: MetricFilter) { "
+    "journeyFunnel(journey: $journey, window: $window, filter: $filter) { stage stageName "
+    "customers conversionFromPrevious medianHoursToNextStage } }"
+)
+STAGE_METRIC = (
+    "query($key: String!, $kind: MetricKind!, $window: TimeWindow) { journey(key: $key) { "
+    "stages { key metric(kind: $kind, window: $window) { ...R } } } } " + FRAGMENT
+)
+SEGMENTS = "query { segments { key customers } }"
+
+WINDOWS = {"whole_days": WHOLE_DAYS, "ragged": RAGGED}
+
+# filters per family of kinds: customer kinds take only `segments`
+SURVEY_FILTERS: dict[str, dict[str, Any] | None] = {
+    "none": None,
+    "segments_channels": {
+        "segments": ["vip", "consumer", "smb"],
+        "channels": ["WEB", "EMAIL", "CHAT", "PHONE"],
+    },
+    "journey_stage": {
+        "journeys": ["onboarding", "renewal"],
+        "stages": ["checkout", "quote", "signup"],
+    },
+    "components": {"components": ["PRICE", "PEOPLE", "PRODUCT"]},
+}
+CUSTOMER_FILTERS: dict[str, dict[str, Any] | None] = {
+    "none": None,
+    "segments": {"segments": ["vip", "enterprise"]},
+}
+
+DIMENSION_SETS = (
+    ("SEGMENT",),
+    ("JOURNEY",),
+    ("STAGE",),
+    ("CHANNEL",),
+    ("COMPONENT",),
+    ("SEGMENT", "COMPONENT"),
+    ("JOURNEY", "STAGE"),
+)
+GRANULARITIES = ("DAY", "WEEK", "MONTH")
+TIMEZONES = ("UTC", "Asia/Tehran", "America/New_York")
+
+
+def sources(kind: str) -> tuple[str, ...]:
+    """Survey kinds are read from rollups or raw documents; the others have one path."""
+    return ("RAW", "AUTO") if kind in SURVEY_KINDS else ("AUTO",)
+
+
+def filters(kind: str) -> dict[str, dict[str, Any] | None]:
+    return CUSTOMER_FILTERS if kind in CUSTOMER_KINDS else SURVEY_FILTERS
+
+
+@dataclass
+class Loaded:
+    client: httpx.AsyncClient
+    ds: oracle.Dataset
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def loaded(mongo_uri: str) -> AsyncIterator[Loaded]:
+    settings = make_settings(mongo_uri)
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://cxgraph.test") as c:
+            ds, _ = await load(c, DATA)
+            yield Loaded(c, ds)
+        await application.state.cx.mongo.client.drop_database(settings.mongo_db)
+
+
+def oracle_outcome(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[str, Any]:
+    try:
+        return "ok", fn(*args, **kwargs)
+    except oracle.IncompatibleScales as error:
+        return "INCOMPATIBLE_SCALES", error
+    except oracle.BadUserInput as error:
+        return "BAD_USER_INPUT", error
+
+
+def check_error(body: dict[str, Any], expected_code: str, reason: str | None = None) -> None:
+    assert body.get("data") is None, body
+    errors = body.get("errors") or []
+    assert len(errors) == 1, errors
+    extensions = errors[0].get("extensions") or {}
+    assert extensions.get("code") == expected_code, errors
+    if reason is not None:
+        assert extensions.get("reason") == reason, errors
+
+
+async def ask(loaded: Loaded, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    return await gql(loaded.client, query, variables)
+
+
+# --------------------------------------------------------------------------- metric
+
+
+METRIC_CASES = [
+    pytest.param(kind, window, flt, source, id=f"{kind}-{window}-{flt}-{source}")
+    for kind in ALL_KINDS
+    for window in WINDOWS
+    for flt in filters(kind)
+    for source in sources(kind)
+]
+
+
+@pytest.mark.parametrize(("kind", "window", "flt", "source"), METRIC_CASES)
+async def test_metric(loaded: Loaded, kind: str, window: str, flt: str, source: str) -> None:
+    win, filter_ = WINDOWS[window], filters(kind)[flt]
+    body = await ask(
+        loaded,
+        METRIC,
+        {"kind": kind, "window": window_input(win), "filter": filter_, "source": source},
+    )
+    status, expected = oracle_outcome(oracle.metric, loaded.ds, kind, win, filter_)
+    if status != "ok":
+        check_error(body, status)
+        return
+    assert "errors" not in body, body["errors"]
+    result = body["data"]["metric"]
+    assert result["kind"] == kind
+    problems = result_mismatches(result, expected)
+    assert not problems, "\n".join(problems)
+
+
+# --------------------------------------------------------------------------- breakdown
+
+
+BREAKDOWN_CASES = [
+    pytest.param(kind, by, source, id=f"{kind}-{'+'.join(by)}-{source}")
+    for kind in ALL_KINDS
+    for by in DIMENSION_SETS
+    for source in sources(kind)
+]
+
+
+async def check_breakdown(
+    loaded: Loaded,
+    kind: str,
+    by: tuple[str, ...],
+    source: str,
+    window: tuple[datetime, datetime],
+    filter_: dict[str, Any] | None,
+) -> None:
+    body = await ask(
+        loaded,
+        BREAKDOWN,
+        {
+            "kind": kind,
+            "by": list(by),
+            "window": window_input(window),
+            "filter": filter_,
+            "source": source,
+        },
+    )
+    status, expected = oracle_outcome(oracle.breakdown, loaded.ds, kind, by, window, filter_)
+    if status != "ok":
+        reason = "UNSUPPORTED_FILTER" if kind in CUSTOMER_KINDS else None
+        check_error(body, status, reason)
+        return
+    assert "errors" not in body, body["errors"]
+    groups = body["data"]["breakdown"]
+    actual: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for group in groups:
+        assert [k["dimension"] for k in group["keys"]] == list(by), group["keys"]
+        key = tuple(k["value"] for k in group["keys"])
+        assert key not in actual, f"group {key} listed twice"
+        actual[key] = group["result"]
+    assert sorted(actual, key=repr) == sorted(expected, key=repr)
+    problems = [
+        problem
+        for key, result in expected.items()
+        for problem in result_mismatches(actual[key], result, f"{key}: ")
+    ]
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize(("kind", "by", "source"), BREAKDOWN_CASES)
+async def test_breakdown(loaded: Loaded, kind: str, by: tuple[str, ...], source: str) -> None:
+    await check_breakdown(loaded, kind, by, source, RAGGED, None)
+
+
+FILTERED_BREAKDOWN_CASES = [
+    # a filter selects records, the breakdown groups them by all their values
+    pytest.param("CSAT", ("SEGMENT",), {"segments": ["vip"]}, id="CSAT-segment-in-vip"),
+    pytest.param("RESPONSE_COUNT", ("SEGMENT",), {"segments": ["vip"]}, id="COUNT-segment-in-vip"),
+    # components select answers: a response is grouped only under the components asked for
+    pytest.param(
+        "RESPONSE_COUNT", ("COMPONENT",), {"components": ["PRICE", "PEOPLE"]}, id="COUNT-components"
+    ),
+    pytest.param(
+        "COMPONENT_SCORE",
+        ("COMPONENT", "SEGMENT"),
+        {"components": ["PRICE"]},
+        id="SCORE-components",
+    ),
+    pytest.param("FCR", ("CHANNEL",), {"segments": ["vip", "smb"]}, id="FCR-channel-in-segments"),
+    pytest.param("CHURN_RATE", ("SEGMENT",), {"segments": ["vip"]}, id="CHURN-segment-in-vip"),
+]
+
+
+@pytest.mark.parametrize("source", ["RAW", "AUTO"])
+@pytest.mark.parametrize(("kind", "by", "filter_"), FILTERED_BREAKDOWN_CASES)
+async def test_breakdown_with_a_filter(
+    loaded: Loaded, kind: str, by: tuple[str, ...], filter_: dict[str, Any], source: str
+) -> None:
+    await check_breakdown(loaded, kind, by, source, WHOLE_DAYS, filter_)
+
+
+# --------------------------------------------------------------------------- trend
+
+
+TREND_CASES = [
+    pytest.param(kind, granularity, tz, source, id=f"{kind}-{granularity}-{tz}-{source}")
+    for kind in ALL_KINDS
+    for granularity in GRANULARITIES
+    for tz in TIMEZONES
+    for source in sources(kind)
+]
+
+
+@pytest.mark.parametrize(("kind", "granularity", "tz", "source"), TREND_CASES)
+async def test_trend(loaded: Loaded, kind: str, granularity: str, tz: str, source: str) -> None:
+    body = await ask(
+        loaded,
+        TREND_QUERY,
+        {
+            "kind": kind,
+            "granularity": granularity,
+            "window": window_input(TREND),
+            "timezone": tz,
+            "source": source,
+        },
+    )
+    status, expected = oracle_outcome(oracle.trend, loaded.ds, kind, granularity, TREND, tz)
+    if status != "ok":
+        check_error(body, status)
+        return
+    assert "errors" not in body, body["errors"]
+    points = body["data"]["trend"]
+    starts = [datetime.fromisoformat(p["periodStart"]) for p in points]
+    assert [(s, s.utcoffset()) for s in starts] == [
+        (start, start.utcoffset()) for start, _ in expected
+    ]
+    problems = [
+        problem
+        for point, (start, result) in zip(points, expected, strict=True)
+        for problem in result_mismatches(point["result"], result, f"{start.isoformat()}: ")
+    ]
+    assert not problems, "\n".join(problems)
+
+
+# --------------------------------------------------------------------------- compare
+
+
+FIRST_HALF = (WHOLE_DAYS[0], datetime.fromisoformat("2026-02-25T00:00:00+00:00"))
+SECOND_HALF = (FIRST_HALF[1], RAGGED[1])
+
+
+def comparands(kind: str, pair: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    if pair == "periods":
+        return {"window": FIRST_HALF, "filter": None}, {"window": SECOND_HALF, "filter": None}
+    if kind in CUSTOMER_KINDS:
+        a_filter: dict[str, Any] = {"segments": ["vip", "smb"]}
+        b_filter: dict[str, Any] = {"segments": ["consumer", "enterprise", "partner"]}
+    else:
+        a_filter = {"channels": ["WEB", "MOBILE_APP", "EMAIL"]}
+        b_filter = {"channels": ["PHONE", "CHAT", "STORE", "SOCIAL", "OTHER"]}
+    return {"window": WHOLE_DAYS, "filter": a_filter}, {"window": WHOLE_DAYS, "filter": b_filter}
+
+
+COMPARE_CASES = [
+    pytest.param(kind, pair, id=f"{kind}-{pair}")
+    for kind in ALL_KINDS
+    for pair in ("periods", "filters")
+]
+
+
+@pytest.mark.parametrize(("kind", "pair"), COMPARE_CASES)
+async def test_compare(loaded: Loaded, kind: str, pair: str) -> None:
+    a, b = comparands(kind, pair)
+    body = await ask(
+        loaded,
+        COMPARE,
+        {
+            "kind": kind,
+            "a": {"window": window_input(a["window"]), "filter": a["filter"]},
+            "b": {"window": window_input(b["window"]), "filter": b["filter"]},
+        },
+    )
+    status, expected = oracle_outcome(oracle.compare, loaded.ds, kind, a, b)
+    if status != "ok":
+        check_error(body, status)
+        return
+    assert "errors" not in body, body["errors"]
+    got = body["data"]["compare"]
+    problems = result_mismatches(got["a"], expected["a"], "a.") + result_mismatches(
+        got["b"], expected["b"], "b."
+    )
+    for key in ("difference", "pValue"):
+        if not close(got[key], expected[key]):
+            problems.append(f"{key}: service {got[key]!r} != oracle {expected[key]!r}")
+    if got["significant"] != expected["significant"]:
+        problems.append(
+            f"significant: service {got['significant']!r} != oracle {expected['significant']!r}"
+        )
+    assert not problems, "\n".join(problems)
+
+
+# --------------------------------------------------------------------------- funnels
+
+
+FUNNEL_FILTERS: dict[str, dict[str, Any] | None] = {
+    "none": None,
+    "segments_channels": {
+        "segments": ["vip", "consumer"],
+        "channels": ["WEB", "MOBILE_APP", "EMAIL"],
+    },
+}
+
+
+@pytest.mark.parametrize("flt", FUNNEL_FILTERS)
+@pytest.mark.parametrize("journey", [j["key"] for j in JOURNEYS])
+async def test_journey_funnel(loaded: Loaded, journey: str, flt: str) -> None:
+    filter_ = FUNNEL_FILTERS[flt]
+    body = await ask(
+        loaded,
+        FUNNEL,
+        {"journey": journey, "window": window_input(WHOLE_DAYS), "filter": filter_},
+    )
+    assert "errors" not in body, body["errors"]
+    expected = oracle.funnel(loaded.ds, journey, WHOLE_DAYS, filter_)
+    names = {s["key"]: s["name"] for j in JOURNEYS if j["key"] == journey for s in j["stages"]}
+    got = body["data"]["journeyFunnel"]
+    assert [s["stage"] for s in got] == [s["stage"] for s in expected]
+    assert [s["stageName"] for s in got] == [names[s["stage"]] for s in expected]
+    problems = [
+        f"{mine['stage']}.{key}: service {mine[key]!r} != oracle {theirs[key]!r}"
+        for mine, theirs in zip(got, expected, strict=True)
+        for key in ("customers", "conversionFromPrevious", "medianHoursToNextStage")
+        if not close(mine[key], theirs[key])
+    ]
+    assert not problems, "\n".join(problems)
+    assert all(isinstance(s["customers"], int) for s in got)
+
+
+# --------------------------------------------------------------------------- segments
+
+
+async def test_segments(loaded: Loaded) -> None:
+    body = await ask(loaded, SEGMENTS, {})
+    assert "errors" not in body, body["errors"]
+    got = {s["key"]: s["customers"] for s in body["data"]["segments"]}
+    assert len(got) == len(body["data"]["segments"])
+    assert got == oracle.segments(loaded.ds)
+
+
+# --------------------------------------------------------------------------- Stage.metric
+
+
+STAGE_CASES = [
+    pytest.param(journey["key"], kind, id=f"{journey['key']}-{kind}")
+    for journey in JOURNEYS
+    for kind in (*SURVEY_KINDS, "FCR")
+]
+
+
+@pytest.mark.parametrize(("journey", "kind"), STAGE_CASES)
+async def test_stage_metric(loaded: Loaded, journey: str, kind: str) -> None:
+    body = await ask(
+        loaded, STAGE_METRIC, {"key": journey, "kind": kind, "window": window_input(RAGGED)}
+    )
+    assert "errors" not in body, body["errors"]
+    stages = body["data"]["journey"]["stages"]
+    expected_keys = [s["key"] for j in JOURNEYS if j["key"] == journey for s in j["stages"]]
+    assert [s["key"] for s in stages] == expected_keys
+    problems: list[str] = []
+    for stage in stages:
+        expected = oracle.metric(
+            loaded.ds, kind, RAGGED, {"journeys": [journey], "stages": [stage["key"]]}
+        )
+        problems += result_mismatches(stage["metric"], expected, f"{stage['key']}: ")
+    assert not problems, "\n".join(problems)
+
+
+# --------------------------------------------------------------------------- the data set
+
+
+async def test_the_data_set_holds_the_cases_it_is_made_for() -> None:
+    assert generate() == DATA  # seeded: the same records every run
+    segments = [tuple(c["segments"]) for c in DATA.customers]
+    assert any(len(s) == 2 for s in segments) and any(len(s) == 0 for s in segments)
+    assert any("signedUpAt" not in c for c in DATA.customers)
+    assert any("churnedAt" in c for c in DATA.customers)
+    assert any("revenue" not in c for c in DATA.customers)
+    known = {c["externalId"] for c in DATA.customers}
+    assert any(r["customer"]["externalId"] not in known for r in DATA.responses)  # stubs
+    assert [len(j["stages"]) for j in DATA.journeys] == [4, 3]
+
+    contacts: dict[str, list[datetime]] = {}
+    for t in DATA.touchpoints:
+        if "caseId" in t:
+            contacts.setdefault(t["caseId"], []).append(datetime.fromisoformat(t["occurredAt"]))
+    sizes = {len(c) for c in contacts.values()}
+    assert sizes == {1, 2, 3}
+    for moments in contacts.values():
+        assert len(set(moments)) == len(moments)  # never two contacts at one instant
+
+    answers = [a for r in DATA.responses for a in r["answers"]]
+    assert {len(r["answers"]) for r in DATA.responses} >= {1, 2, 3, 4}
+    assert 200 <= len(DATA.responses) <= 500
+    for a in answers:
+        assert a["scaleMin"] <= a["value"] <= a["scaleMax"]
+        assert (a["metric"] == "COMPONENT") <= ("component" in a)
+    assert {a["metric"] for a in answers} >= {
+        "NPS", "CSAT", "CES", "EMOTION", "VALUE_FOR_EFFORT", "COMPONENT"
+    }  # fmt: skip
+    for field in ("journey", "stage", "channel"):
+        assert any(field not in r for r in DATA.responses), field
+
+    submitted = {datetime.fromisoformat(r["submittedAt"]) for r in DATA.responses}
+    for bound in (*WHOLE_DAYS, *RAGGED, *TREND):
+        assert bound in submitted, bound
+    midnights = {
+        "UTC": datetime.fromisoformat("2026-03-01T00:00:00+00:00"),
+        "Asia/Tehran": datetime.fromisoformat("2026-03-01T00:00:00+03:30"),
+        "America/New_York": datetime.fromisoformat("2026-03-09T00:00:00-04:00"),
+    }
+    assert set(midnights.values()) <= submitted
+    times = sorted(submitted)
+    assert (times[-1] - times[0]).days >= 60

@@ -66,17 +66,19 @@ def _enum_value(member: Enum) -> Any:
     return member.value
 
 
-def _converter(type_: Any, field_name: FieldName, where: str) -> Convert | None:
+def _converter(
+    type_: Any, field_name: FieldName, where: str, within: tuple[str, ...] = ()
+) -> Convert | None:
     """How to turn graphql-core's coerced value of ``type_`` into the plain record value;
-    None when it already is one (a scalar)."""
+    None when it already is one (a scalar). ``within``: the input types around this one."""
     if isinstance(type_, LazyType):
         type_ = type_.resolve_type()
     if isinstance(type_, StrawberryMaybe):
         raise UnsupportedInput(f"{where}: Maybe fields are not supported")
     if isinstance(type_, StrawberryOptional):
-        return _converter(type_.of_type, field_name, where)
+        return _converter(type_.of_type, field_name, where, within)
     if isinstance(type_, StrawberryList):
-        item = _converter(type_.of_type, field_name, where)
+        item = _converter(type_.of_type, field_name, where, within)
         if item is None:
             return list
         convert_item = item
@@ -88,15 +90,20 @@ def _converter(type_: Any, field_name: FieldName, where: str) -> Convert | None:
     if isinstance(type_, StrawberryEnumDefinition) or has_enum_definition(type_):
         return _enum_value
     if has_object_definition(type_):
-        return _object_converter(type_.__strawberry_definition__, field_name, where)
+        return _object_converter(type_.__strawberry_definition__, field_name, where, within)
     if type_ is GlobalID:
         raise UnsupportedInput(f"{where}: GlobalID is converted by Strawberry")
     return None
 
 
 def _object_converter(
-    definition: StrawberryObjectDefinition, field_name: FieldName, where: str
+    definition: StrawberryObjectDefinition,
+    field_name: FieldName,
+    where: str,
+    within: tuple[str, ...] = (),
 ) -> Convert:
+    if definition.name in within:
+        raise UnsupportedInput(f"{where}: recursive input {definition.name} is not supported")
     if not definition.is_input:
         raise UnsupportedInput(f"{where}: {definition.name} is not an input type")
     if definition.is_one_of:
@@ -106,7 +113,8 @@ def _object_converter(
     plan: list[FieldPlan] = []
     for field in definition.fields:
         field_type = field.resolve_type(type_definition=definition)
-        convert = _converter(field_type, field_name, f"{definition.name}.{field.python_name}")
+        where = f"{definition.name}.{field.python_name}"
+        convert = _converter(field_type, field_name, where, (*within, definition.name))
         implicit_none = (
             field.default_value is dataclasses.MISSING
             and field.default_factory is dataclasses.MISSING
@@ -163,7 +171,10 @@ def raw_input(cls: type) -> type:
     definition = get_object_definition(cls, strict=True)
     stand_in = type(cls.__name__, (), {"__module__": cls.__module__, "__doc__": cls.__doc__})
     raw_definition = dataclasses.replace(
-        definition, origin=stand_in, fields=list(definition.fields), from_input=_FromInput(definition)
+        definition,
+        origin=stand_in,
+        fields=list(definition.fields),
+        from_input=_FromInput(definition),
     )
     stand_in.__strawberry_definition__ = raw_definition  # type: ignore[attr-defined]
     return stand_in

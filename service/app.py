@@ -20,6 +20,7 @@ from service.cache import MetricCache, build_backend
 from service.context import RequestContext
 from service.error_codes import with_code
 from service.health import livez, prometheus_metrics, readyz
+from service.ingest.ndjson import ingest_ndjson
 from service.ingest.service import Ingestor
 from service.metrics.service import MetricsService
 from service.reader import Reader
@@ -119,6 +120,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/graphql", graphql_app),
             Route("/livez", livez),
             Route("/readyz", readyz),
+            Route("/ingest/{collection}", ingest_ndjson, methods=["POST"]),
             Route("/metrics", prometheus_metrics),
         ],
         lifespan=lifespan,

@@ -23,7 +23,7 @@ from pymongo.errors import BulkWriteError
 from service.domain import RecordStatus
 from service.ingest import codes
 from service.ingest.checks import RecordError
-from service.store.client import Doc, to_list
+from service.store.client import Doc, find_by_ids
 
 DUPLICATE_KEY = 11000
 MAX_ATTEMPTS = 5
@@ -193,10 +193,6 @@ async def _reconcile(
 
 
 async def _fetch(collection: Any, ids: Iterable[str]) -> dict[str, Doc]:
-    docs = await to_list(
-        collection.find(
-            {"_id": {"$in": list(ids)}},
-            {"contentHash": 1, "stub": 1, "writeId": 1, "submittedAt": 1},
-        )
-    )
+    projection = {"contentHash": 1, "stub": 1, "writeId": 1, "submittedAt": 1}
+    docs = await find_by_ids(collection, list(ids), projection)
     return {d["_id"]: d for d in docs}

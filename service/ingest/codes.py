@@ -22,4 +22,5 @@ UNKNOWN_STAGE = "UNKNOWN_STAGE"
 STAGE_WITHOUT_JOURNEY = "STAGE_WITHOUT_JOURNEY"
 DUPLICATE_IN_BATCH = "DUPLICATE_IN_BATCH"  # the same (source, externalId) twice in one batch
 DUPLICATE_STAGE = "DUPLICATE_STAGE"
+INVALID_JSON = "INVALID_JSON"  # an NDJSON line that is not JSON (or not UTF-8)
 WRITE_FAILED = "WRITE_FAILED"  # the database refused the record; retry it

@@ -10,7 +10,7 @@ from typing import Any
 from pymongo.errors import BulkWriteError
 
 from service.ids import record_id
-from service.store.client import Doc, Mongo, to_list
+from service.store.client import ID_CHUNK, Doc, Mongo, find_by_ids, to_list
 from service.store.indexes import CUSTOMERS, SURVEY_RESPONSES, TOUCHPOINTS
 
 DUPLICATE_KEY = 11000
@@ -48,9 +48,7 @@ async def segments_with_stubs(
 
 
 async def _segments(mongo: Mongo, wanted: dict[str, Any]) -> dict[str, list[str] | None]:
-    docs = await to_list(
-        mongo[CUSTOMERS].find({"_id": {"$in": list(wanted)}}, {"segments": 1, "stub": 1})
-    )
+    docs = await find_by_ids(mongo[CUSTOMERS], list(wanted), {"segments": 1, "stub": 1})
     return {d["_id"]: (None if d.get("stub") else list(d.get("segments", []))) for d in docs}
 
 
@@ -63,25 +61,24 @@ async def apply_segments_to_pending(
     """
     if not customer_ids:
         return []
-    docs = await to_list(
-        mongo[CUSTOMERS].find(
-            {"_id": {"$in": customer_ids}, "tenant": tenant, "stub": {"$ne": True}},
-            {"segments": 1},
-        )
+    docs = await find_by_ids(
+        mongo[CUSTOMERS], customer_ids, {"segments": 1}, tenant=tenant, stub={"$ne": True}
     )
     by_segments: dict[tuple[str, ...], list[str]] = defaultdict(list)
     for d in docs:
         by_segments[tuple(d.get("segments", []))].append(d["_id"])
     changed: list[datetime] = []
     for segments, ids in by_segments.items():
-        pending = {"tenant": tenant, "customerId": {"$in": ids}, "segmentsPending": True}
-        responses = await to_list(mongo[SURVEY_RESPONSES].find(pending, {"submittedAt": 1}))
-        changed.extend(r["submittedAt"] for r in responses)
-        for collection in SNAPSHOTTING:
-            await mongo[collection].update_many(
-                pending,
-                {"$set": {"segments": list(segments)}, "$unset": {"segmentsPending": ""}},
-            )
+        for i in range(0, len(ids), ID_CHUNK):  # small $in lists: see find_by_ids
+            chunk = ids[i : i + ID_CHUNK]
+            pending = {"tenant": tenant, "customerId": {"$in": chunk}, "segmentsPending": True}
+            responses = await to_list(mongo[SURVEY_RESPONSES].find(pending, {"submittedAt": 1}))
+            changed.extend(r["submittedAt"] for r in responses)
+            for collection in SNAPSHOTTING:
+                await mongo[collection].update_many(
+                    pending,
+                    {"$set": {"segments": list(segments)}, "$unset": {"segmentsPending": ""}},
+                )
     return changed
 
 
@@ -91,5 +88,5 @@ async def get(mongo: Mongo, tenant: str, customer_id: str) -> Doc | None:
 
 
 async def get_many(mongo: Mongo, tenant: str, ids: list[str]) -> dict[str, Doc]:
-    docs = await to_list(mongo[CUSTOMERS].find({"_id": {"$in": ids}, "tenant": tenant}))
+    docs = await find_by_ids(mongo[CUSTOMERS], ids, None, tenant=tenant)
     return {d["_id"]: d for d in docs}

@@ -48,5 +48,9 @@ lock: install
 schema: install
 	$(BIN)/cxgraph schema export > schema.graphql
 
+## Benchmarks: ratios measured in one run, written to docs/benchmarks.md (takes ~10 minutes)
+bench: install
+	$(BIN)/python -m bench.report
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -106,8 +106,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             for task in list(state.background):
                 task.cancel()
-            await cache.close()
-            await mongo.close()
+            try:
+                await cache.close()
+            finally:
+                await mongo.close()
 
     graphql_app = CxGraphQL(
         build_schema(),

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import urlparse
 
 from aiocache import Cache
 from aiocache.serializers import PickleSerializer
@@ -38,8 +39,13 @@ def build_backend(settings: Settings) -> Any:
     if settings.cache_backend == "none":
         return None
     if settings.cache_backend == "redis":
-        return Cache.from_url(
-            settings.redis_url,
+        url = urlparse(settings.redis_url)  # aiocache's from_url takes no serializer
+        return Cache(
+            Cache.REDIS,
+            endpoint=url.hostname or "127.0.0.1",
+            port=url.port or 6379,
+            db=int(url.path.lstrip("/") or 0),
+            password=url.password,
             serializer=PickleSerializer(),
             timeout=0.5,
             create_connection_timeout=0.5,
@@ -69,13 +75,23 @@ class MetricCache:
             return value
         inflight = self._inflight.get(key)
         if inflight is not None:
-            shared: T = await asyncio.shield(inflight)
+            try:
+                shared: T = await asyncio.shield(inflight)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if inflight.cancelled() and not (task and task.cancelling()):
+                    # The request computing it went away, not this one: compute it here.
+                    return await self.get_or_compute(key, compute)
+                raise
             return shared
         self.stats.misses += 1
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
         try:
             result = await compute()
+        except asyncio.CancelledError:
+            future.cancel()  # waiters see a cancelled future and compute for themselves
+            raise
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # retrieved here, so a lone failure is not reported twice

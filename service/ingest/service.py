@@ -22,6 +22,7 @@ from service.ingest.records import (
     validate_response,
     validate_touchpoint,
 )
+from service.ingest.segment_cache import SegmentCache
 from service.settings import Settings
 from service.store import customers, journeys, rollups, tenants
 from service.store.client import Doc, Mongo
@@ -41,6 +42,7 @@ class Ingestor:
     def __init__(self, mongo: Mongo, settings: Settings) -> None:
         self.mongo = mongo
         self.settings = settings
+        self.segment_cache = SegmentCache()
         self.limits = Limits(
             max_string=settings.max_string_length,
             max_comment=settings.max_comment_length,
@@ -71,7 +73,7 @@ class Ingestor:
             self.mongo, tenant, report.promoted_stubs
         )
         await self._bump_rollup_days(tenant, changed)
-        return await self._finish(tenant, len(records), rejected, report)
+        return await self._finish(tenant, len(records), rejected, report, customers=True)
 
     async def record_touchpoints(self, tenant: str, records: Sequence[Any]) -> BulkOutcome:
         return await self._write_customer_records(tenant, records, TOUCHPOINTS)
@@ -101,9 +103,7 @@ class Ingestor:
             return candidate
 
         candidates, rejected = prepare(records, validate)
-        refs = {(c.doc["customerRef"]["source"], c.doc["customerRef"]["externalId"])
-                for c in candidates}  # fmt: skip
-        segments = await customers.segments_with_stubs(self.mongo, tenant, refs)
+        segments = await self._segments(tenant, candidates)
         for c in candidates:
             known = segments.get(c.doc["customerId"])
             c.doc["segments"] = known or []
@@ -117,6 +117,21 @@ class Ingestor:
             changed += self._changed_times(candidates, report)
         await self._bump_rollup_days(tenant, changed)
         return await self._finish(tenant, len(records), rejected, report)
+
+    async def _segments(
+        self, tenant: str, candidates: list[Candidate]
+    ) -> dict[str, list[str] | None]:
+        """Each candidate's customer's segments: remembered ones, then a lookup (and stubs)."""
+        version = await tenants.customers_version(self.mongo, tenant)
+        ids = {c.doc["customerId"] for c in candidates}
+        known = self.segment_cache.known(tenant, version, ids)
+        refs = {(c.doc["customerRef"]["source"], c.doc["customerRef"]["externalId"])
+                for c in candidates if c.doc["customerId"] not in known}  # fmt: skip
+        if refs:
+            found = await customers.segments_with_stubs(self.mongo, tenant, refs)
+            self.segment_cache.remember(tenant, version, found)
+            known.update(found)
+        return known
 
     @staticmethod
     def _changed_times(candidates: list[Candidate], report: WriteReport) -> list[datetime]:
@@ -159,10 +174,17 @@ class Ingestor:
         return Candidate(index=index, doc=doc)
 
     async def _finish(
-        self, tenant: str, size: int, rejected: dict[int, Outcome], report: WriteReport
+        self,
+        tenant: str,
+        size: int,
+        rejected: dict[int, Outcome],
+        report: WriteReport,
+        customers: bool = False,
     ) -> BulkOutcome:
         outcomes = {**rejected, **report.outcomes}
-        if report.changed:
+        if report.changed and customers:
+            version = await tenants.bump_data_and_customers_version(self.mongo, tenant)
+        elif report.changed:
             version = await tenants.bump_data_version(self.mongo, tenant)
         else:
             version = await tenants.data_version(self.mongo, tenant)

@@ -79,7 +79,7 @@ async def to_list(cursor: Any) -> list[Doc]:
     return docs
 
 
-ID_CHUNK = 100
+ID_CHUNK = 50
 
 
 async def find_by_ids(

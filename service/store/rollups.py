@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bson import Binary
-from pymongo import DeleteMany
+from pymongo import DeleteMany, UpdateMany
 from pymongo.errors import BulkWriteError
 
 from service.metrics.cells import Cell
@@ -91,12 +91,11 @@ async def materialize(
          "cells": Binary(rollup_format.pack(cells.values()))}
         for (day, family), cells in computed.items() if day in versions
     ]  # fmt: skip
-    # Older versions go only after a grace period: a reader that chose them a moment ago
-    # must still find them.
-    expired = now - GRACE
+    # Older versions go only a grace period after they were superseded: a reader that chose
+    # one a moment ago must still find it.
     await mongo[ROLLUPS].bulk_write(
         [DeleteMany({"tenant": tenant, "day": d, "version": {"$lt": v},
-                     "computedAt": {"$lt": expired}}) for d, v in versions.items()],
+                     "supersededAt": {"$lt": now - GRACE}}) for d, v in versions.items()],
         ordered=False,
     )  # fmt: skip
     if docs:
@@ -108,6 +107,12 @@ async def materialize(
     await mongo[STATE].update_one(
         {"_id": tenant}, {"$max": {f"materialized.{d}": v for d, v in versions.items()}},
         upsert=True,
+    )  # fmt: skip
+    await mongo[ROLLUPS].bulk_write(
+        [UpdateMany({"tenant": tenant, "day": d, "version": {"$lt": v},
+                     "supersededAt": None}, {"$set": {"supersededAt": now}})
+         for d, v in versions.items()],
+        ordered=False,
     )  # fmt: skip
     return {key: list(cells.values()) for key, cells in computed.items()}
 

@@ -21,8 +21,11 @@ $(STAMP): pyproject.toml $(LOCK)
 run: install
 	$(BIN)/cxgraph dev
 
-## The whole test suite, against the embedded database and a real Redis
+## The whole test suite (lint and types first), against the embedded database and a real Redis
 test: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	scripts/ensure-redis.sh
 	$(BIN)/python -m pytest
 

@@ -53,7 +53,8 @@ async def test_ingest_resend_and_read_on_motor(motor_client: httpx.AsyncClient) 
     page = await gql_ok(
         motor_client,
         """{ customer(ref: {source: "crm", externalId: "new"}) { stub
-             touchpoints(first: 2) { edges { node { externalId } } pageInfo { hasNextPage } } } }""",
+             touchpoints(first: 2) {
+               edges { node { externalId } } pageInfo { hasNextPage } } } }""",
     )
     customer = page["customer"]
     assert customer["stub"] is True

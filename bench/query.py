@@ -101,7 +101,7 @@ async def run(sizes: tuple[int, ...] = (100_000, 200_000, 400_000), repeat: int 
     results: dict[str, Any] = {"sizes": list(sizes), "rows": []}
     with tempfile.TemporaryDirectory() as tmp, EmbeddedMongo(tmp) as server:
         settings = Settings(
-            mongo_uri=server.uri, mongo_db="bench", cache_backend="none", mongo_socket_timeout_s=600
+            mongo_uri=server.uri, mongo_db="bench", cache_backend="none", mongo_query_timeout_s=900
         )
         app = create_app(settings)
         async with app.router.lifespan_context(app):

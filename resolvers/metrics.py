@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import strawberry
 
 from schema.inputs import TimeWindow
@@ -15,17 +13,15 @@ from schema.metrics import (
     MetricFilter,
     MetricGroup,
     MetricResult,
-    MetricSource,
     Segment,
     TrendPoint,
     build_query,
     cell_filter,
+    checked_window,
 )
 from schema.types import CxInfo
 from service.domain import Dimension, Granularity, MetricKind
 from service.metrics.query import Source
-from service.metrics.timeframe import default_window, zone
-from service.metrics.timeframe import window as make_window
 
 
 @strawberry.type
@@ -38,7 +34,7 @@ class MetricsQuery:
         window: TimeWindow | None = None,
         filter: MetricFilter | None = None,
         min_data_version: int | None = None,
-        source: MetricSource = Source.AUTO,  # type: ignore[valid-type]
+        source: Source = Source.AUTO,
     ) -> MetricResult:
         ctx = info.context
         q = build_query(ctx.settings, kind, window, filter, source=source)
@@ -53,7 +49,7 @@ class MetricsQuery:
         window: TimeWindow | None = None,
         filter: MetricFilter | None = None,
         min_data_version: int | None = None,
-        source: MetricSource = Source.AUTO,  # type: ignore[valid-type]
+        source: Source = Source.AUTO,
     ) -> list[MetricGroup]:
         ctx = info.context
         q = build_query(ctx.settings, kind, window, filter, by=by, source=source)
@@ -76,7 +72,7 @@ class MetricsQuery:
         timezone: str | None = None,
         filter: MetricFilter | None = None,
         min_data_version: int | None = None,
-        source: MetricSource = Source.AUTO,  # type: ignore[valid-type]
+        source: Source = Source.AUTO,
     ) -> list[TrendPoint]:
         ctx = info.context
         q = build_query(ctx.settings, kind, window, filter, granularity=granularity,
@@ -107,9 +103,7 @@ class MetricsQuery:
         filter: MetricFilter | None = None,
     ) -> list[FunnelStage]:
         ctx = info.context
-        s = ctx.settings
-        win = (make_window(window.from_, window.to, s.max_window_days) if window
-               else default_window(zone(s.timezone), _now()))  # fmt: skip
+        win = checked_window(ctx.settings, window)
         steps = await ctx.metrics.funnel(ctx.tenant, journey, win, cell_filter(filter))
         names = await ctx.reader.stage_names(ctx.tenant, journey)
         return [
@@ -124,7 +118,3 @@ class MetricsQuery:
     async def segments(self, info: CxInfo) -> list[Segment]:
         ctx = info.context
         return [Segment(key=k, customers=n) for k, n in await ctx.metrics.segments(ctx.tenant)]
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)

@@ -13,14 +13,14 @@ from service.domain import Dimension, Granularity, MetricKind
 from service.metrics.cells import CellFilter
 from service.metrics.query import MetricQuery, Source
 from service.metrics.service import MetricResult as MetricOutcome
-from service.metrics.timeframe import default_window, zone
+from service.metrics.timeframe import Window, default_window, zone
 from service.metrics.timeframe import window as make_window
 from service.settings import Settings
 
 strawberry.enum(MetricKind, description="A CX metric; docs/metrics.md defines each exactly.")
 strawberry.enum(Dimension, description="What a breakdown groups by.")
 strawberry.enum(Granularity, description="Trend periods: calendar days, ISO weeks, months.")
-MetricSource = strawberry.enum(
+strawberry.enum(
     Source,
     name="MetricSource",
     description="Where survey metrics are read: AUTO and ROLLUPS use daily rollups plus raw "
@@ -166,9 +166,13 @@ def build_query(
 ) -> MetricQuery:
     """Arguments checked and turned into the planner's query (no I/O)."""
     tz = zone(timezone or settings.timezone)
+    return MetricQuery(kind=kind, window=checked_window(settings, window),
+                       filter=cell_filter(flt), by=tuple(by or ()), granularity=granularity,
+                       timezone=tz, source=source)  # fmt: skip
+
+
+def checked_window(settings: Settings, window: TimeWindow | None) -> Window:
+    """The window asked for, checked; without one, the tenant's last 30 days."""
     if window is None:
-        win = default_window(zone(settings.timezone), datetime.now(UTC))
-    else:
-        win = make_window(window.from_, window.to, settings.max_window_days)
-    return MetricQuery(kind=kind, window=win, filter=cell_filter(flt), by=tuple(by or ()),
-                       granularity=granularity, timezone=tz, source=source)  # fmt: skip
+        return default_window(zone(settings.timezone), datetime.now(UTC))
+    return make_window(window.from_, window.to, settings.max_window_days)

@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     mongo_server_selection_timeout_s: float = Field(default=2.0, gt=0)
     mongo_socket_timeout_s: float = Field(default=10.0, gt=0)
     mongo_query_timeout_s: float = Field(
-        default=120.0, gt=0, description="Budget of one metric computation's database work."
+        default=120.0, gt=0, description="Budget of one metric aggregation."
     )
     data_dir: str = Field(default=".cxgraph/data", description="Embedded database files.")
     default_tenant: str = "default"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -43,18 +44,53 @@ def settings(mongo_uri: str) -> Settings:
     return make_settings(mongo_uri)
 
 
-@pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[Starlette]:
+@asynccontextmanager
+async def running_app(settings: Settings) -> AsyncIterator[Starlette]:
+    """The app started (lifespan) on its own database, dropped afterwards."""
     application = create_app(settings)
     async with application.router.lifespan_context(application):
+        try:
+            yield application
+        finally:
+            await application.state.cx.mongo.client.drop_database(settings.mongo_db)
+
+
+@asynccontextmanager
+async def http_client(application: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=application)
+    async with httpx.AsyncClient(transport=transport, base_url="http://cxgraph.test") as c:
+        yield c
+
+
+@asynccontextmanager
+async def serving(settings: Settings) -> AsyncIterator[tuple[Starlette, httpx.AsyncClient]]:
+    """An app of its own settings and a client talking to it."""
+    async with running_app(settings) as application, http_client(application) as c:
+        yield application, c
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[Starlette]:
+    async with running_app(settings) as application:
         yield application
-        await application.state.cx.mongo.client.drop_database(settings.mongo_db)
 
 
 @pytest.fixture
 async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://cxgraph.test") as c:
+    async with http_client(app) as c:
+        yield c
+
+
+@pytest.fixture
+async def small_app(mongo_uri: str) -> AsyncIterator[Starlette]:
+    """An app whose CX_MAX_BATCH is 5, for oversized batches and multi-chunk bodies."""
+    async with running_app(make_settings(mongo_uri, max_batch=5)) as application:
+        yield application
+
+
+@pytest.fixture
+async def small_client(small_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    async with http_client(small_app) as c:
         yield c
 
 

@@ -57,14 +57,20 @@ def _get(record: Mapping[str, Any], field: str) -> Any:
     return None if value is _MISSING else value
 
 
+def _present(record: Mapping[str, Any], field: str, name: str, required: bool) -> Any:
+    """The field's value, None when absent or null; absent and required is REQUIRED."""
+    value = _get(record, field)
+    if value is None and required:
+        raise RecordInvalid(codes.REQUIRED, name, f"{name} is required")
+    return value
+
+
 def string(
     record: Mapping[str, Any], field: str, limit: int, *, required: bool, path: str = ""
 ) -> str | None:
     name = path + field
-    value = _get(record, field)
+    value = _present(record, field, name, required)
     if value is None:
-        if required:
-            raise RecordInvalid(codes.REQUIRED, name, f"{name} is required")
         return None
     if not isinstance(value, str):
         raise RecordInvalid(codes.WRONG_TYPE, name, f"{name} must be a string")
@@ -86,13 +92,11 @@ def enum_value(
     path: str = "",
 ) -> str | None:
     name = path + field
-    value = _get(record, field)
+    value = _present(record, field, name, required)
+    if value is None:
+        return None
     if isinstance(value, Enum):
         value = value.value
-    if value is None:
-        if required:
-            raise RecordInvalid(codes.REQUIRED, name, f"{name} is required")
-        return None
     if not isinstance(value, str) or value not in allowed:
         raise RecordInvalid(
             codes.INVALID_ENUM, name, f"{name} must be one of {', '.join(sorted(allowed))}"
@@ -105,10 +109,8 @@ def timestamp(
 ) -> datetime | None:
     """An instant with an explicit UTC offset, returned in UTC (Mongo keeps milliseconds)."""
     name = path + field
-    value = _get(record, field)
+    value = _present(record, field, name, required)
     if value is None:
-        if required:
-            raise RecordInvalid(codes.REQUIRED, name, f"{name} is required")
         return None
     if isinstance(value, str):
         try:
@@ -133,10 +135,8 @@ def number(
     record: Mapping[str, Any], field: str, *, required: bool, path: str = ""
 ) -> float | None:
     name = path + field
-    value = _get(record, field)
+    value = _present(record, field, name, required)
     if value is None:
-        if required:
-            raise RecordInvalid(codes.REQUIRED, name, f"{name} is required")
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise RecordInvalid(codes.WRONG_TYPE, name, f"{name} must be a number")
@@ -147,10 +147,10 @@ def number(
 
 def integer(record: Mapping[str, Any], field: str, *, path: str = "") -> int:
     name = path + field
-    value = _get(record, field)
-    if value is None:
-        raise RecordInvalid(codes.REQUIRED, name, f"{name} is required")
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+    value = _present(record, field, name, required=True)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise RecordInvalid(codes.WRONG_TYPE, name, f"{name} must be an integer")
+    if not math.isfinite(value) or value != int(value):
         raise RecordInvalid(codes.WRONG_TYPE, name, f"{name} must be an integer")
     return int(value)
 
@@ -166,10 +166,8 @@ def boolean(record: Mapping[str, Any], field: str, *, path: str = "") -> bool | 
 
 def mapping(record: Mapping[str, Any], field: str, *, required: bool, path: str = "") -> Any:
     name = path + field
-    value = _get(record, field)
+    value = _present(record, field, name, required)
     if value is None:
-        if required:
-            raise RecordInvalid(codes.REQUIRED, name, f"{name} is required")
         return None
     if not isinstance(value, Mapping):
         raise RecordInvalid(codes.WRONG_TYPE, name, f"{name} must be an object")
@@ -180,10 +178,8 @@ def sequence(
     record: Mapping[str, Any], field: str, limit: int, *, required: bool, path: str = ""
 ) -> Sequence[Any]:
     name = path + field
-    value = _get(record, field)
+    value = _present(record, field, name, required)
     if value is None:
-        if required:
-            raise RecordInvalid(codes.REQUIRED, name, f"{name} is required")
         return ()
     if isinstance(value, str | bytes) or not isinstance(value, Sequence):
         raise RecordInvalid(codes.WRONG_TYPE, name, f"{name} must be a list")

@@ -10,12 +10,13 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from operator import add
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from service.domain import Dimension
 
 Scale = tuple[int, int]
 GroupKey = tuple[str | None, ...]
+P = TypeVar("P")  # what cells are labelled with: a period, a day, or None
 
 RESPONSE = "RESPONSE"  # pseudo answer metric: one value 1 per response, for RESPONSE_COUNT
 
@@ -98,10 +99,10 @@ class ScaledHistograms:
 
 
 def group_cells(
-    cells: Iterable[tuple[object, Cell]], flt: CellFilter, by: tuple[Dimension, ...]
-) -> dict[tuple[object, GroupKey], ScaledHistograms]:
+    cells: Iterable[tuple[P, Cell]], flt: CellFilter, by: tuple[Dimension, ...]
+) -> dict[tuple[P, GroupKey], ScaledHistograms]:
     """Filter cells and merge their histograms per (period, group key)."""
-    groups: dict[tuple[object, GroupKey], ScaledHistograms] = {}
+    groups: dict[tuple[P, GroupKey], ScaledHistograms] = {}
     for period, cell in cells:
         if not flt.matches(cell.key):
             continue
@@ -110,15 +111,15 @@ def group_cells(
     return groups
 
 
-class PackedGrouper:
+class PackedGrouper(Generic[P]):
     """Groups stored (packed) days fast: a key's filter match and group keys are worked out
     once per query, and dense count vectors are summed slot by slot."""
 
     def __init__(self, flt: CellFilter, by: tuple[Dimension, ...]) -> None:
         self.flt, self.by = flt, by
         self._memo: dict[CellKey, list[GroupKey]] = {}
-        self._dense: dict[tuple[object, GroupKey, Scale], list[int]] = {}
-        self._sparse: list[tuple[object, Cell]] = []
+        self._dense: dict[tuple[P, GroupKey, Scale], list[int]] = {}
+        self._sparse: list[tuple[P, Cell]] = []
 
     def _groups(self, key: CellKey) -> list[GroupKey]:
         groups = self._memo.get(key)
@@ -128,7 +129,7 @@ class PackedGrouper:
             self._memo[key] = groups
         return groups
 
-    def add(self, period: object, packed: PackedDayLike) -> None:
+    def add(self, period: P, packed: PackedDayLike) -> None:
         counts = packed.counts
         for i, key in enumerate(packed.keys):
             groups = self._groups(key)
@@ -147,7 +148,7 @@ class PackedGrouper:
                 else:
                     acc[:] = map(add, acc, vector)
 
-    def result(self) -> dict[tuple[object, GroupKey], ScaledHistograms]:
+    def result(self) -> dict[tuple[P, GroupKey], ScaledHistograms]:
         out = group_cells(self._sparse, self.flt, self.by)
         for (period, group, scale), vector in self._dense.items():
             hist: Counter[float] = Counter({scale[0] + i: c for i, c in enumerate(vector) if c})

@@ -29,7 +29,7 @@ async def days_with_data(mongo: Mongo, tenant: str, tz: ZoneInfo) -> list[str]:
         {"$match": {"tenant": tenant}},
         {"$group": {"_id": {"$dateToString": {"format": "%Y-%m-%d", "date": "$submittedAt",
                                               "timezone": tz.key}}}},
-    ])  # fmt: skip
+    ], timeout_s=mongo.query_timeout_s)  # fmt: skip
     return sorted(r["_id"] for r in rows)
 
 

@@ -8,8 +8,6 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pymongo
-
 from service.domain import Dimension, MetricKind
 from service.errors import BadUserInput, CxError, NotFound
 from service.metrics import formulas, retention, stats, support, survey
@@ -83,12 +81,6 @@ class MetricsService:
 
     # -- computation --------------------------------------------------------------------
     async def compute(self, tenant: str, q: MetricQuery) -> Computed:
-        # A large window's aggregation may outlast the socket timeout meant for single
-        # reads; give the whole computation its own budget instead (client-side timeout).
-        with pymongo.timeout(self.settings.mongo_query_timeout_s):
-            return await self._compute(tenant, q)
-
-    async def _compute(self, tenant: str, q: MetricQuery) -> Computed:
         if q.kind in SURVEY_FAMILY:
             groups = await survey.histograms(self.mongo, tenant, self.tenant_tz, q)
             out: Computed = {}
@@ -207,7 +199,7 @@ class MetricsService:
             {"$match": {"tenant": tenant, "stub": {"$ne": True}}},
             {"$unwind": "$segments"},
             {"$group": {"_id": "$segments", "n": {"$sum": 1}}},
-        ])  # fmt: skip
+        ], timeout_s=self.mongo.query_timeout_s)  # fmt: skip
         return sorted((r["_id"], r["n"]) for r in rows)
 
 

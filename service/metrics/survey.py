@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from service.metrics.cells import Cell, GroupKey, PackedGrouper, ScaledHistograms, group_cells
+from service.metrics.cells import (
+    Cell,
+    CellKey,
+    GroupKey,
+    PackedGrouper,
+    ScaledHistograms,
+    group_cells,
+)
 from service.metrics.query import SURVEY_FAMILY, MetricQuery, PeriodKey, Source
 from service.metrics.timeframe import Window, split_into_days
 from service.store import rollups, survey_cells
@@ -20,7 +28,8 @@ def _period_by(q: MetricQuery) -> PeriodBy:
     return PeriodBy(unit=_UNIT[q.granularity.value], timezone=q.timezone.key)
 
 
-def _tag(raw: dict[tuple[object, str], dict[object, Cell]]) -> list[tuple[PeriodKey, Cell]]:
+def _tag(raw: dict[tuple[Any, str], dict[CellKey, Cell]]) -> list[tuple[PeriodKey, Cell]]:
+    """Pipeline cells with their period: None, or a period start as a UTC timestamp."""
     out: list[tuple[PeriodKey, Cell]] = []
     for (period, _family), cells in raw.items():
         assert period is None or isinstance(period, float)
@@ -31,7 +40,7 @@ def _tag(raw: dict[tuple[object, str], dict[object, Cell]]) -> list[tuple[Period
 async def raw_cells(mongo: Mongo, tenant: str, q: MetricQuery) -> list[tuple[PeriodKey, Cell]]:
     family = SURVEY_FAMILY[q.kind]
     found = await survey_cells.cells(mongo, tenant, [q.window], q.filter, _period_by(q), family)
-    return _tag(found)  # type: ignore[arg-type]
+    return _tag(found)
 
 
 async def rollup_histograms(
@@ -58,8 +67,8 @@ async def rollup_histograms(
             out.extend((day_period[day], c) for c in cells)
     if edges:
         found = await survey_cells.cells(mongo, tenant, edges, q.filter, _period_by(q), family)
-        out.extend(_tag(found))  # type: ignore[arg-type]
-    grouper = PackedGrouper(q.filter, q.by)
+        out.extend(_tag(found))
+    grouper: PackedGrouper[PeriodKey] = PackedGrouper(q.filter, q.by)
     for day, packed_days in (await rollups.read(mongo, tenant, family, fresh, current)).items():
         for packed in packed_days:
             grouper.add(day_period[day], packed)
@@ -68,13 +77,12 @@ async def rollup_histograms(
         target = grouped.setdefault(group, ScaledHistograms())
         for scale, hist in hists.by_scale.items():
             target.add(scale, hist)
-    return grouped  # type: ignore[return-value]
+    return grouped
 
 
 async def histograms(
     mongo: Mongo, tenant: str, tenant_tz: ZoneInfo, q: MetricQuery
 ) -> dict[tuple[PeriodKey, GroupKey], ScaledHistograms]:
     if q.source is Source.RAW:
-        grouped = group_cells(await raw_cells(mongo, tenant, q), q.filter, q.by)
-        return grouped  # type: ignore[return-value]
+        return group_cells(await raw_cells(mongo, tenant, q), q.filter, q.by)
     return await rollup_histograms(mongo, tenant, tenant_tz, q)

@@ -13,7 +13,7 @@ async def contacts_of_cases_in(mongo: Mongo, tenant: str, window: Window) -> lis
         {"$match": {"tenant": tenant, "caseId": {"$type": "string"},
                     "occurredAt": {"$gte": window.start, "$lt": window.end}}},
         {"$group": {"_id": "$caseId"}},
-    ])  # fmt: skip
+    ], timeout_s=mongo.query_timeout_s)  # fmt: skip
     if not ids:
         return []
     return await to_list(

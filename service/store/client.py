@@ -8,10 +8,12 @@ are hidden behind :func:`aggregate` and :func:`to_list`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 from dataclasses import dataclass
 from typing import Any
 
+import pymongo
 from pymongo import AsyncMongoClient
 
 from service.settings import MongoDriver, Settings
@@ -24,6 +26,7 @@ class Mongo:
     client: Any
     db: Any
     driver: MongoDriver
+    query_timeout_s: float = 120.0  # the budget of one aggregation (CX_MONGO_QUERY_TIMEOUT_S)
 
     def __getitem__(self, collection: str) -> Any:
         return self.db[collection]
@@ -64,14 +67,20 @@ def connect(settings: Settings, uri: str | None = None, db_name: str | None = No
     else:
         client = AsyncMongoClient(uri, **options)
     name = db_name or settings.mongo_db
-    return Mongo(client=client, db=client[name], driver=settings.mongo_driver)
+    return Mongo(client=client, db=client[name], driver=settings.mongo_driver,
+                 query_timeout_s=settings.mongo_query_timeout_s)  # fmt: skip
 
 
-async def aggregate(collection: Any, pipeline: list[Doc], **kwargs: Any) -> list[Doc]:
-    cursor = collection.aggregate(pipeline, **kwargs)
-    if inspect.isawaitable(cursor):
-        cursor = await cursor
-    return await to_list(cursor)
+async def aggregate(
+    collection: Any, pipeline: list[Doc], timeout_s: float | None = None, **kwargs: Any
+) -> list[Doc]:
+    """Run a pipeline to the end. ``timeout_s`` gives it a budget of its own: one large
+    aggregation may rightly outlast the socket timeout meant for single reads."""
+    with pymongo.timeout(timeout_s) if timeout_s else contextlib.nullcontext():
+        cursor = collection.aggregate(pipeline, **kwargs)
+        if inspect.isawaitable(cursor):
+            cursor = await cursor
+        return await to_list(cursor)
 
 
 async def to_list(cursor: Any) -> list[Doc]:

@@ -28,7 +28,7 @@ _HEADER = struct.Struct("<I")
 class PackedDay:
     keys: list[CellKey]
     offsets: list[int]  # start of each key's dense vector in ``counts``; -1: sparse
-    counts: array  # type: ignore[type-arg]
+    counts: array[int]
     sparse: dict[int, list[tuple[float, int]]]
 
     def cells(self) -> list[Cell]:

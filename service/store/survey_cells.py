@@ -152,12 +152,16 @@ async def cells(
     out: dict[tuple[PeriodKey, str], dict[CellKey, Cell]] = {}
     if family is None or family != RESPONSE:
         rows = await aggregate(
-            mongo[SURVEY_RESPONSES], answer_pipeline(tenant, ranges, flt, period, family)
+            mongo[SURVEY_RESPONSES],
+            answer_pipeline(tenant, ranges, flt, period, family),
+            timeout_s=mongo.query_timeout_s,
         )
         out.update(rows_to_cells(rows, responses=False))
     if family is None or family == RESPONSE:
         rows = await aggregate(
-            mongo[SURVEY_RESPONSES], response_pipeline(tenant, ranges, flt, period)
+            mongo[SURVEY_RESPONSES],
+            response_pipeline(tenant, ranges, flt, period),
+            timeout_s=mongo.query_timeout_s,
         )
         out.update(rows_to_cells(rows, responses=True))
     return out

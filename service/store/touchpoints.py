@@ -21,4 +21,4 @@ async def first_visits(
     return await aggregate(mongo[TOUCHPOINTS], [
         {"$match": match},
         {"$group": {"_id": {"c": "$customerId", "s": "$stage"}, "t": {"$min": "$occurredAt"}}},
-    ])  # fmt: skip
+    ], timeout_s=mongo.query_timeout_s)  # fmt: skip

@@ -23,7 +23,7 @@ from service.app import create_app
 from service.cache import MetricCache, build_backend
 from service.metrics.service import MetricsService
 from service.settings import Settings
-from tests.conftest import make_settings
+from tests.conftest import make_settings, serving
 from tests.graphql import gql_ok
 from tests.integration.builders import answer, nps, response, submit_responses
 
@@ -72,14 +72,8 @@ async def redis_db() -> AsyncIterator[aioredis.Redis]:
 
 
 async def _serve(settings: Settings) -> AsyncIterator[tuple[Starlette, httpx.AsyncClient]]:
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        try:
-            async with httpx.AsyncClient(transport=transport, base_url="http://cx.test") as c:
-                yield app, c
-        finally:
-            await app.state.cx.mongo.client.drop_database(settings.mongo_db)
+    async with serving(settings) as (app, c):
+        yield app, c
 
 
 @pytest.fixture(params=["memory", "redis"])

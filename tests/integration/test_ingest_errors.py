@@ -3,16 +3,14 @@ GraphQL type errors that refuse the whole request."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 from starlette.applications import Starlette
 
-from service.app import create_app
 from service.settings import Settings
-from tests.conftest import make_settings
 from tests.graphql import (
     RECORD_TOUCHPOINTS,
     SUBMIT_RESPONSES,
@@ -218,22 +216,6 @@ async def test_a_batch_of_only_rejections_does_not_bump_the_data_version(
 
 
 # --- whole-request refusals -------------------------------------------------------------
-
-
-@pytest.fixture
-async def small_app(mongo_uri: str) -> AsyncIterator[Starlette]:
-    settings = make_settings(mongo_uri, max_batch=5)
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        yield application
-        await application.state.cx.mongo.client.drop_database(settings.mongo_db)
-
-
-@pytest.fixture
-async def small_client(small_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=small_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://cxgraph.test") as c:
-        yield c
 
 
 @pytest.mark.parametrize("collection", ["customers", "touchpoints", "survey_responses"])

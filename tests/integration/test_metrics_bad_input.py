@@ -10,9 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from service.app import create_app
 from tests import oracle
-from tests.conftest import make_settings
+from tests.conftest import make_settings, serving
 from tests.graphql import DEFINE_JOURNEY, gql, gql_ok
 from tests.integration.metric_data import (
     JOURNEYS,
@@ -125,19 +124,14 @@ async def test_a_window_of_exactly_400_days_is_accepted(
 
 
 async def test_the_window_limit_is_the_tenant_setting(mongo_uri: str) -> None:
-    settings = make_settings(mongo_uri, max_window_days=7)
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://cxgraph.test") as c:
-            seven = {"from": "2026-02-01T00:00:00Z", "to": "2026-02-08T00:00:00Z"}
-            more = {"from": "2026-02-01T00:00:00Z", "to": "2026-02-08T00:00:01Z"}
-            await gql_ok(c, with_window("metric"), {"w": seven})
-            body = await gql(c, with_window("metric"), {"w": more})
-            assert_error(body, "BAD_USER_INPUT", "WINDOW_TOO_LONG")
-            body = await gql(c, with_window("trend"), {"w": more})
-            assert_error(body, "BAD_USER_INPUT", "WINDOW_TOO_LONG")
-        await application.state.cx.mongo.client.drop_database(settings.mongo_db)
+    async with serving(make_settings(mongo_uri, max_window_days=7)) as (_, c):
+        seven = {"from": "2026-02-01T00:00:00Z", "to": "2026-02-08T00:00:00Z"}
+        more = {"from": "2026-02-01T00:00:00Z", "to": "2026-02-08T00:00:01Z"}
+        await gql_ok(c, with_window("metric"), {"w": seven})
+        body = await gql(c, with_window("metric"), {"w": more})
+        assert_error(body, "BAD_USER_INPUT", "WINDOW_TOO_LONG")
+        body = await gql(c, with_window("trend"), {"w": more})
+        assert_error(body, "BAD_USER_INPUT", "WINDOW_TOO_LONG")
 
 
 # --------------------------------------------------------------------------- arguments

@@ -17,10 +17,10 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from service.app import create_app
 from service.settings import Settings
 from tests import oracle
 from tests.conftest import make_settings
+from tests.conftest import serving as serving_app
 from tests.graphql import SUBMIT_RESPONSES, gql, gql_ok
 from tests.integration.metric_data import (
     ALL_KINDS,
@@ -68,15 +68,9 @@ EMPTY_WINDOW = (datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 1, 9, tzinfo=UT
 
 @asynccontextmanager
 async def serving(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """An app of its own settings, as tests/conftest.py's `app` fixture builds one."""
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application)
-        try:
-            async with httpx.AsyncClient(transport=transport, base_url="http://cxgraph.test") as c:
-                yield c
-        finally:
-            await application.state.cx.mongo.client.drop_database(settings.mongo_db)
+    """A client of an app of its own settings."""
+    async with serving_app(settings) as (_, c):
+        yield c
 
 
 async def metric(

@@ -17,9 +17,8 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from service.app import create_app
 from tests import oracle
-from tests.conftest import make_settings
+from tests.conftest import make_settings, serving
 from tests.graphql import gql
 from tests.integration.metric_data import (
     ALL_KINDS,
@@ -123,14 +122,9 @@ class Loaded:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def loaded(mongo_uri: str) -> AsyncIterator[Loaded]:
-    settings = make_settings(mongo_uri)
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://cxgraph.test") as c:
-            ds, _ = await load(c, DATA)
-            yield Loaded(c, ds)
-        await application.state.cx.mongo.client.drop_database(settings.mongo_db)
+    async with serving(make_settings(mongo_uri)) as (_, c):
+        ds, _ = await load(c, DATA)
+        yield Loaded(c, ds)
 
 
 def oracle_outcome(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[str, Any]:

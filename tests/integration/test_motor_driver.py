@@ -7,9 +7,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from service.app import create_app
 from service.settings import MongoDriver
-from tests.conftest import make_settings
+from tests.conftest import make_settings, serving
 from tests.graphql import RECORD_TOUCHPOINTS, UPSERT_CUSTOMERS, gql_ok
 
 pytest.importorskip("motor", reason="the `motor` extra is not installed")
@@ -18,14 +17,9 @@ pytestmark = pytest.mark.motor
 
 @pytest.fixture
 async def motor_client(mongo_uri: str) -> AsyncIterator[httpx.AsyncClient]:
-    settings = make_settings(mongo_uri, mongo_driver="motor")
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
+    async with serving(make_settings(mongo_uri, mongo_driver="motor")) as (app, client):
         assert app.state.cx.mongo.driver is MongoDriver.MOTOR
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            yield client
-        await app.state.cx.mongo.client.drop_database(settings.mongo_db)
+        yield client
 
 
 def _customers(n: int) -> list[dict[str, object]]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,10 +12,8 @@ import pytest
 from pymongo.errors import ServerSelectionTimeoutError
 from starlette.applications import Starlette
 
-from service.app import create_app
 from service.ids import record_id
 from service.ingest import ndjson
-from tests.conftest import make_settings
 from tests.integration.builders import (
     SOURCE,
     all_docs,
@@ -311,22 +308,6 @@ async def test_only_post_is_routed(client: httpx.AsyncClient) -> None:
 
 
 # --- bodies larger than one chunk (CX_MAX_BATCH = 5) --------------------------------------
-
-
-@pytest.fixture
-async def small_app(mongo_uri: str) -> AsyncIterator[Starlette]:
-    settings = make_settings(mongo_uri, max_batch=5)
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        yield application
-        await application.state.cx.mongo.client.drop_database(settings.mongo_db)
-
-
-@pytest.fixture
-async def small_client(small_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=small_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://cxgraph.test") as c:
-        yield c
 
 
 async def asgi_post(

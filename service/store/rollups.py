@@ -64,6 +64,11 @@ def _doc_id(tenant: str, day: str, family: str, version: int) -> str:
     return hashlib.blake2b(raw, digest_size=16).hexdigest()
 
 
+def day_window(day: str, tz: ZoneInfo) -> Window:
+    d = date.fromisoformat(day)
+    return Window(day_start(d, tz), day_start(d + timedelta(days=1), tz))
+
+
 def day_ranges(days: list[str], tz: ZoneInfo) -> list[Window]:
     """Consecutive days merged into as few UTC ranges as possible."""
     out: list[Window] = []
@@ -83,7 +88,8 @@ async def materialize(
     if not days:
         return {}
     versions = {d: current.written[d] for d in days}  # read before aggregating: see module doc
-    computed = await survey_cells.scan_by_day(mongo, tenant, day_ranges(days, tz), tz)
+    day_windows = [day_window(d, tz) for d in days]
+    computed = await survey_cells.scan_by_day(mongo, tenant, day_windows, tz)
     now = datetime.now(UTC)
     docs = [
         {"_id": _doc_id(tenant, day, family, versions[day]), "tenant": tenant, "day": day,

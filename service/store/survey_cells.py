@@ -7,15 +7,18 @@ typed strings), never as operators taken from input.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pymongo
+
 from service.metrics.cells import RESPONSE, Cell, CellFilter, CellKey
 from service.metrics.timeframe import Window
-from service.store.client import Doc, Mongo, aggregate
+from service.store.client import Doc, Mongo, aggregate, to_list
 from service.store.indexes import SURVEY_RESPONSES
 
 PeriodKey = Any  # None, a period start (datetime) or a tenant-local day ("YYYY-MM-DD")
@@ -196,18 +199,30 @@ def add_document(
     cell.hist[1] += 1
 
 
-async def scan_by_day(
-    mongo: Mongo, tenant: str, ranges: list[Window], tz: ZoneInfo
-) -> dict[tuple[PeriodKey, str], dict[CellKey, Cell]]:
-    """Every family's cells per tenant-local day, by streaming the raw documents.
+SCAN_CONCURRENCY = 3
 
-    On SecantusDB a streamed read with the aggregation done here is several times faster
-    than ``$unwind``/``$group``, and every getMore stays well inside the socket timeout.
+
+async def scan_by_day(
+    mongo: Mongo, tenant: str, days: list[Window], tz: ZoneInfo
+) -> dict[tuple[PeriodKey, str], dict[CellKey, Cell]]:
+    """Every family's cells per tenant-local day, from the raw documents of ``days``.
+
+    Reading the documents and aggregating here is several times faster on SecantusDB than
+    ``$unwind``/``$group``. SecantusDB builds a find's whole result before the first batch,
+    so the read goes one day at a time (a few days at once), each under the aggregation
+    budget rather than the socket timeout.
     """
     out: dict[tuple[PeriodKey, str], dict[CellKey, Cell]] = {}
-    cursor = mongo[SURVEY_RESPONSES].find(
-        _response_match(tenant, ranges, CellFilter()), _SCAN_PROJECTION, batch_size=5000
-    )
-    async for doc in cursor:
-        add_document(out, doc, doc["submittedAt"].astimezone(tz).date().isoformat())
+    limit = asyncio.Semaphore(SCAN_CONCURRENCY)
+
+    async def scan(day: Window) -> None:
+        async with limit:
+            with pymongo.timeout(mongo.query_timeout_s):
+                docs = await to_list(mongo[SURVEY_RESPONSES].find(
+                    _response_match(tenant, [day], CellFilter()), _SCAN_PROJECTION
+                ))  # fmt: skip
+        for doc in docs:
+            add_document(out, doc, doc["submittedAt"].astimezone(tz).date().isoformat())
+
+    await asyncio.gather(*(scan(day) for day in days))
     return out

@@ -37,6 +37,7 @@ from tests.graphql import (
     gql_ok,
 )
 from tests.oracle import Dataset
+from tests.oracle.metrics import RESULT_KEYS
 
 SOURCE = "cxdata"
 TEHRAN = ZoneInfo("Asia/Tehran")
@@ -427,19 +428,6 @@ confidenceInterval { low high level } marginOfError lowSample dataVersion
 distribution { promoters passives detractors }"""
 
 FLOAT_KEYS = frozenset({"value", "numerator", "denominator", "low", "high", "marginOfError"})
-RESULT_KEYS = (
-    "value",
-    "n",
-    "numerator",
-    "denominator",
-    "scaleMin",
-    "scaleMax",
-    "low",
-    "high",
-    "marginOfError",
-    "lowSample",
-    "distribution",
-)
 SURVEY_KINDS = (
     "NPS",
     "NPS_MEAN_LIKELIHOOD",
@@ -516,3 +504,27 @@ def result_mismatches(
     if interval is not None and interval["level"] != 0.95:
         out.append(f"{where}confidenceInterval.level: {interval['level']!r} != 0.95")
     return out
+
+
+# GraphQL documents the metric tests send (METRIC takes an optional minDataVersion $v).
+FRAGMENT = f"fragment R on MetricResult {{ {RESULT_FIELDS} }}"
+METRIC = (
+    "query($kind: MetricKind!, $window: TimeWindow, $filter: MetricFilter, "
+    "$source: MetricSource!, $v: Int) { metric(kind: $kind, window: $window, filter: $filter, "
+    "source: $source, minDataVersion: $v) { ...R } } " + FRAGMENT
+)
+BREAKDOWN = (
+    "query($kind: MetricKind!, $by: [Dimension!]!, $window: TimeWindow, $filter: MetricFilter, "
+    "$source: MetricSource!) { breakdown(kind: $kind, by: $by, window: $window, "
+    "filter: $filter, source: $source) { keys { dimension value } result { ...R } } } " + FRAGMENT
+)
+TREND_QUERY = (
+    "query($kind: MetricKind!, $granularity: Granularity!, $window: TimeWindow!, "
+    "$timezone: String, $filter: MetricFilter, $source: MetricSource!) { trend(kind: $kind, "
+    "granularity: $granularity, window: $window, timezone: $timezone, filter: $filter, "
+    "source: $source) { periodStart result { ...R } } } " + FRAGMENT
+)
+COMPARE = (
+    "query($kind: MetricKind!, $a: Comparand!, $b: Comparand!) { compare(kind: $kind, a: $a, "
+    "b: $b) { a { ...R } b { ...R } difference pValue significant } } " + FRAGMENT
+)

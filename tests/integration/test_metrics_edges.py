@@ -24,11 +24,14 @@ from tests.conftest import serving as serving_app
 from tests.graphql import SUBMIT_RESPONSES, gql, gql_ok
 from tests.integration.metric_data import (
     ALL_KINDS,
+    BREAKDOWN,
+    COMPARE,
+    METRIC,
     RAGGED,
-    RESULT_FIELDS,
     SOURCE,
     SURVEY_KINDS,
     TREND,
+    TREND_QUERY,
     WHOLE_DAYS,
     MetricData,
     generate,
@@ -39,27 +42,6 @@ from tests.integration.metric_data import (
     window_input,
 )
 
-FRAGMENT = f"fragment R on MetricResult {{ {RESULT_FIELDS} }}"
-METRIC = (
-    "query($kind: MetricKind!, $window: TimeWindow, $filter: MetricFilter, "
-    "$source: MetricSource!, $v: Int) { metric(kind: $kind, window: $window, filter: $filter, "
-    "source: $source, minDataVersion: $v) { ...R } } " + FRAGMENT
-)
-BREAKDOWN = (
-    "query($kind: MetricKind!, $by: [Dimension!]!, $window: TimeWindow, $filter: MetricFilter, "
-    "$source: MetricSource!) { breakdown(kind: $kind, by: $by, window: $window, "
-    "filter: $filter, source: $source) { keys { dimension value } result { ...R } } } " + FRAGMENT
-)
-TREND_QUERY = (
-    "query($kind: MetricKind!, $granularity: Granularity!, $window: TimeWindow!, "
-    "$timezone: String, $filter: MetricFilter, $source: MetricSource!) { trend(kind: $kind, "
-    "granularity: $granularity, window: $window, timezone: $timezone, filter: $filter, "
-    "source: $source) { periodStart result { ...R } } } " + FRAGMENT
-)
-COMPARE = (
-    "query($kind: MetricKind!, $a: Comparand!, $b: Comparand!) { compare(kind: $kind, a: $a, "
-    "b: $b) { a { ...R } b { ...R } difference pValue significant } } " + FRAGMENT
-)
 SOURCES = ("RAW", "AUTO")
 NEW_YORK = ZoneInfo("America/New_York")
 TEHRAN = ZoneInfo("Asia/Tehran")

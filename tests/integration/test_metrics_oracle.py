@@ -22,12 +22,16 @@ from tests.conftest import make_settings, serving
 from tests.graphql import gql
 from tests.integration.metric_data import (
     ALL_KINDS,
+    BREAKDOWN,
+    COMPARE,
     CUSTOMER_KINDS,
+    FRAGMENT,
     JOURNEYS,
+    METRIC,
     RAGGED,
-    RESULT_FIELDS,
     SURVEY_KINDS,
     TREND,
+    TREND_QUERY,
     WHOLE_DAYS,
     close,
     generate,
@@ -40,27 +44,6 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 DATA = generate()
 
-FRAGMENT = f"fragment R on MetricResult {{ {RESULT_FIELDS} }}"
-METRIC = (
-    "query($kind: MetricKind!, $window: TimeWindow, $filter: MetricFilter, "
-    "$source: MetricSource!) { metric(kind: $kind, window: $window, filter: $filter, "
-    "source: $source) { ...R } } " + FRAGMENT
-)
-BREAKDOWN = (
-    "query($kind: MetricKind!, $by: [Dimension!]!, $window: TimeWindow, $filter: MetricFilter, "
-    "$source: MetricSource!) { breakdown(kind: $kind, by: $by, window: $window, "
-    "filter: $filter, source: $source) { keys { dimension value } result { ...R } } } " + FRAGMENT
-)
-TREND_QUERY = (
-    "query($kind: MetricKind!, $granularity: Granularity!, $window: TimeWindow!, "
-    "$timezone: String, $filter: MetricFilter, $source: MetricSource!) { trend(kind: $kind, "
-    "granularity: $granularity, window: $window, timezone: $timezone, filter: $filter, "
-    "source: $source) { periodStart result { ...R } } } " + FRAGMENT
-)
-COMPARE = (
-    "query($kind: MetricKind!, $a: Comparand!, $b: Comparand!) { compare(kind: $kind, a: $a, "
-    "b: $b) { a { ...R } b { ...R } difference pValue significant } } " + FRAGMENT
-)
 FUNNEL = (
     "query($journey: String!, $window: TimeWindow, $filter: MetricFilter) { "
     "journeyFunnel(journey: $journey, window: $window, filter: $filter) { stage stageName "

@@ -73,8 +73,10 @@ def responses(start: int, count: int, seed: int) -> list[dict[str, Any]]:
 
 async def _load(mongo: Any, start: int, count: int) -> float:
     began = time.perf_counter()
-    for offset in range(0, count, 10_000):
-        n = min(10_000, count - offset)
+    # Small chunks: a long insert_many outlives the socket timeout and the driver's retry
+    # then meets its own documents.
+    for offset in range(0, count, 2_000):
+        n = min(2_000, count - offset)
         await mongo["survey_responses"].insert_many(
             responses(start + offset, n, seed=start + offset), ordered=False
         )
@@ -111,9 +113,12 @@ async def run(sizes: tuple[int, ...] = (100_000, 200_000, 400_000), repeat: int 
                                          timeout=None) as client:  # fmt: skip
                 loaded = 0
                 for size in sizes:
+                    progress(f"bench query: loading {size - loaded:,} responses ...")
                     load_s = await _load(mongo, loaded, size - loaded)
                     loaded = size
+                    progress(f"bench query: {size:,} loaded in {load_s:.0f} s; first query ...")
                     first_s, first = await _timed(client, "AUTO")
+                    progress(f"bench query: first query {first_s:.1f} s; raw pipeline ...")
                     rollup_s = statistics.median(
                         [(await _timed(client, "AUTO"))[0] for _ in range(repeat)]
                     )

@@ -157,6 +157,9 @@ async def _reconcile(
             update = {k: v for k, v in c.doc.items() if k not in ("_id", "createdAt")}
             ops.append(UpdateOne({"_id": c.doc["_id"], "stub": True},
                                  {"$set": update, "$unset": {"stub": ""}}))  # fmt: skip
+        elif current.get("writeId") == write_id:  # our own insert, retried by the driver
+            _done(report, c, RecordStatus.INSERTED)
+            continue
         elif current.get("contentHash") == c.doc["contentHash"]:
             _done(report, c, RecordStatus.UNCHANGED)
             continue

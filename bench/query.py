@@ -23,6 +23,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+import pymongo
+from pymongo.errors import BulkWriteError
 
 from service.app import create_app
 from service.embedded import EmbeddedMongo
@@ -77,9 +79,14 @@ async def _load(mongo: Any, start: int, count: int) -> float:
     # then meets its own documents.
     for offset in range(0, count, 2_000):
         n = min(2_000, count - offset)
-        await mongo["survey_responses"].insert_many(
-            responses(start + offset, n, seed=start + offset), ordered=False
-        )
+        try:
+            with pymongo.timeout(600):  # the embedded server pauses now and then under load
+                await mongo["survey_responses"].insert_many(
+                    responses(start + offset, n, seed=start + offset), ordered=False
+                )
+        except BulkWriteError as exc:  # a retried insert meeting its own documents
+            if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+                raise
     tz = ZoneInfo("UTC")
     days = {(END - timedelta(days=d + 1)).astimezone(tz).date().isoformat()
             for d in range(DAYS + 1)}  # fmt: skip
@@ -99,7 +106,7 @@ async def _timed(client: httpx.AsyncClient, source: str) -> tuple[float, Any]:
 
 
 async def run(sizes: tuple[int, ...] = (100_000, 200_000, 400_000), repeat: int = 3,
-              progress: Any = print) -> dict[str, Any]:  # fmt: skip
+              progress: Any = print, raw_cap_s: float = 240.0) -> dict[str, Any]:  # fmt: skip
     results: dict[str, Any] = {"sizes": list(sizes), "rows": []}
     with tempfile.TemporaryDirectory() as tmp, EmbeddedMongo(tmp) as server:
         settings = Settings(
@@ -118,20 +125,36 @@ async def run(sizes: tuple[int, ...] = (100_000, 200_000, 400_000), repeat: int 
                     loaded = size
                     progress(f"bench query: {size:,} loaded in {load_s:.0f} s; first query ...")
                     first_s, first = await _timed(client, "AUTO")
-                    progress(f"bench query: first query {first_s:.1f} s; raw pipeline ...")
                     rollup_s = statistics.median(
                         [(await _timed(client, "AUTO"))[0] for _ in range(repeat)]
                     )
-                    raw_s, raw = await _timed(client, "RAW")
-                    assert raw == first, "rollups and raw pipeline disagree"
-                    row = {"responses": size, "load_s": load_s, "first_query_s": first_s,
-                           "rollup_s": rollup_s, "raw_s": raw_s}  # fmt: skip
+                    row: dict[str, Any] = {"responses": size, "load_s": load_s,
+                                           "first_query_s": first_s, "rollup_s": rollup_s,
+                                           "raw_s": None}  # fmt: skip
+                    # The raw pipeline grows faster than linearly on SecantusDB: it runs at
+                    # the smallest and the largest size, the largest last and capped.
+                    if size in (sizes[0], sizes[-1]):
+                        progress(f"bench query: rollups {rollup_s * 1000:.0f} ms; raw ...")
+                        cap = None if size == sizes[0] else raw_cap_s
+                        try:
+                            raw_s, raw = await asyncio.wait_for(_timed(client, "RAW"), cap)
+                        except TimeoutError:
+                            row["raw_at_least_s"] = raw_cap_s
+                        else:
+                            assert raw == first, "rollups and raw pipeline disagree"
+                            row["raw_s"] = raw_s
                     results["rows"].append(row)
+                    raw_text = (f"{row['raw_s'] * 1000:.0f} ms" if row["raw_s"] is not None
+                                else f"> {row.get('raw_at_least_s', 0):.0f} s" if
+                                "raw_at_least_s" in row else "not run")  # fmt: skip
                     progress(f"bench query: {size:>7} responses: rollups {rollup_s * 1000:.0f} ms, "
-                             f"raw {raw_s * 1000:.0f} ms, first query {first_s:.1f} s")  # fmt: skip
+                             f"raw {raw_text}, first query {first_s:.1f} s")  # fmt: skip
     rows = results["rows"]
     results["scaling_400k_vs_100k"] = rows[-1]["rollup_s"] / rows[0]["rollup_s"]
-    results["raw_over_rollup_at_max"] = rows[-1]["raw_s"] / rows[-1]["rollup_s"]
+    last = rows[-1]
+    raw_last = last["raw_s"] if last["raw_s"] is not None else last["raw_at_least_s"]
+    results["raw_over_rollup_at_max"] = raw_last / last["rollup_s"]
+    results["raw_ratio_is_lower_bound"] = last["raw_s"] is None
     return results
 
 

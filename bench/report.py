@@ -33,7 +33,12 @@ def _plot(q: dict[str, Any], i: dict[str, Any], path: Path) -> None:
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     sizes = [r["responses"] / 1000 for r in q["rows"]]
     left.plot(sizes, [r["rollup_s"] * 1000 for r in q["rows"]], "o-", label="rollups")
-    left.plot(sizes, [r["raw_s"] * 1000 for r in q["rows"]], "s-", label="raw pipeline")
+    raw = [
+        (r["responses"] / 1000, (r["raw_s"] or r.get("raw_at_least_s", 0)) * 1000)
+        for r in q["rows"]
+        if r["raw_s"] is not None or "raw_at_least_s" in r
+    ]
+    left.plot([x for x, _ in raw], [y for _, y in raw], "s--", label="raw pipeline (≥ if capped)")
     left.set_yscale("log")
     left.set_xlabel("survey responses in the window (thousands)")
     left.set_ylabel("breakdown(NPS, by: [SEGMENT]), ms (log)")
@@ -54,6 +59,7 @@ def render(q: dict[str, Any], i: dict[str, Any]) -> str:
     g_idx = indexed / res["graphql"]["seconds"]
     n_idx = indexed / res["ndjson"]["seconds"]
     scaling, speedup = q["scaling_400k_vs_100k"], q["raw_over_rollup_at_max"]
+    bound = "at least " if q["raw_ratio_is_lower_bound"] else ""
     lines = [
         "# Benchmarks",
         "",
@@ -70,22 +76,33 @@ def render(q: dict[str, Any], i: dict[str, Any]) -> str:
         "of 3 and 4 stages, 5 channels, 4 answers per response), uncached "
         "(`CX_CACHE_BACKEND=none`). *First query* materialises every day's rollups after the "
         "import; *rollups* is the same query once they exist (median of 3); *raw* is "
-        "`source: RAW`. Both paths return identical groups (checked in the run).",
+        "`source: RAW`, which grows faster than linearly on SecantusDB (its `$unwind`/`$group` "
+        "copy whole documents in Python): it runs at the smallest size and, last, at the "
+        "largest, stopped after a cap, so a stopped run gives a lower bound. Where it ran, both "
+        "paths returned identical groups (checked in the run).",
         "",
         "| responses | first query after import (s) | rollups (ms) | raw pipeline (ms) "
         "| raw / rollups |",
         "| ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in q["rows"]:
+        if r["raw_s"] is not None:
+            raw, ratio = f"{r['raw_s'] * 1000:,.0f}", f"{r['raw_s'] / r['rollup_s']:,.0f}×"
+        elif "raw_at_least_s" in r:
+            raw = f"> {r['raw_at_least_s'] * 1000:,.0f} (stopped)"
+            ratio = f"≥ {r['raw_at_least_s'] / r['rollup_s']:,.0f}×"
+        else:
+            raw, ratio = "not run", ""
         lines.append(
             f"| {r['responses']:,} | {r['first_query_s']:.1f} | {r['rollup_s'] * 1000:.0f} "
-            f"| {r['raw_s'] * 1000:.0f} | {r['raw_s'] / r['rollup_s']:.0f}× |"
+            f"| {raw} | {ratio} |"
         )
     lines += [
         "",
         f"- Rollups at the largest size take **{scaling:.2f}×** their time at the smallest "
         f"(target ≤ {TARGETS['scaling']}): {_check(scaling <= TARGETS['scaling'])}.",
-        f"- At the largest size rollups are **{speedup:.0f}×** faster than the raw pipeline "
+        f"- At the largest size rollups are **{bound}{speedup:.0f}×** faster than the raw "
+        "pipeline "
         f"(target ≥ {TARGETS['raw_over_rollup']:.0f}×): "
         f"{_check(speedup >= TARGETS['raw_over_rollup'])}.",
         "",

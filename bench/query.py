@@ -90,7 +90,7 @@ async def _load(mongo: Any, start: int, count: int) -> float:
     tz = ZoneInfo("UTC")
     days = {(END - timedelta(days=d + 1)).astimezone(tz).date().isoformat()
             for d in range(DAYS + 1)}  # fmt: skip
-    await rollups.bump_days(mongo, TENANT, days)
+    await rollups.bump_days(mongo, TENANT, days, tz)
     await tenants.bump_data_version(mongo, TENANT)
     return time.perf_counter() - began
 

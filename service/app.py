@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from starlette.applications import Starlette
@@ -16,13 +17,15 @@ from strawberry.http import GraphQLHTTPResponse, process_result
 from strawberry.types import ExecutionResult
 
 from resolvers.schema import build_schema
+from service.background import every
 from service.cache import MetricCache, build_backend
 from service.context import RequestContext
 from service.error_codes import with_code
 from service.health import livez, prometheus_metrics, readyz
 from service.ingest.ndjson import ingest_ndjson
 from service.ingest.service import Ingestor
-from service.metrics.service import MetricsService
+from service.metrics.drift import DriftMonitor
+from service.metrics.service import MetricsService, answer_params, cache_codec
 from service.reader import Reader
 from service.settings import Settings, get_settings
 from service.store.client import Mongo, connect
@@ -39,6 +42,7 @@ class AppState:
     ingestor: Ingestor
     metrics: MetricsService
     cache: MetricCache
+    drift: DriftMonitor
     indexes_ready: bool = False
     background: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -77,13 +81,32 @@ async def _ensure_indexes_until_done(state: AppState) -> None:
             return
 
 
+def _spawn(state: AppState, job: Any) -> None:
+    task = asyncio.create_task(job)
+    state.background.add(task)
+    task.add_done_callback(state.background.discard)
+
+
+def _start_maintenance(state: AppState) -> None:
+    """Recovery of writes whose process died, and the optional sampled drift check."""
+    settings = state.settings
+    after = timedelta(seconds=settings.write_recovery_after_s)
+    _spawn(state, every(settings.write_recovery_after_s / 2, "write recovery",
+                        lambda: state.ingestor.recover_abandoned(after)))  # fmt: skip
+    if settings.drift_check_interval_s > 0:
+        _spawn(state, every(settings.drift_check_interval_s, "rollup drift check",
+                            state.drift.run_once))  # fmt: skip
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         mongo = connect(settings)
-        cache = MetricCache(build_backend(settings), settings.cache_ttl_s)
+        cache = MetricCache(
+            build_backend(settings), settings.cache_ttl_s, cache_codec(), answer_params(settings)
+        )
         state = AppState(
             settings=settings,
             mongo=mongo,
@@ -91,6 +114,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             ingestor=Ingestor(mongo, settings),
             metrics=MetricsService(mongo, settings, cache),
             cache=cache,
+            drift=DriftMonitor(mongo, settings),
         )
         app.state.cx = state
         try:
@@ -98,9 +122,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             state.indexes_ready = True
         except Exception as exc:
             log.warning("database not ready at start-up (%s); will keep trying", exc)
-            task = asyncio.create_task(_ensure_indexes_until_done(state))
-            state.background.add(task)
-            task.add_done_callback(state.background.discard)
+            _spawn(state, _ensure_indexes_until_done(state))
+        _start_maintenance(state)
         try:
             yield
         finally:

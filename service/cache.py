@@ -1,10 +1,13 @@
 """Metric result cache: aiocache (memory or Redis) behind keys we build ourselves.
 
 Keys are ``cx:v{SCHEMA}:{tenant}:{query hash}:d{dataVersion}``: a write bumps the tenant's
-data version, so no entry is ever invalidated, only left to expire. Values are wrapped in a
-tuple because aiocache reads None as a miss. Concurrent identical misses compute once
-(single-flight, per process). A cache that fails (Redis down) is skipped: the request is
-computed without it, the failure is logged once and counted for /metrics.
+data version, so no entry is ever invalidated, only left to expire. The hash covers the
+query and every setting that changes its answer (given as ``params``). Values are JSON
+written by :mod:`service.cache_codec` (never pickle); one that fails to decode is a miss,
+counted. The in-memory backend is bounded (``CX_CACHE_MAX_ENTRIES``, least recently used
+first out). Concurrent identical misses compute once (single-flight, per process). A cache
+that fails (Redis down) is skipped: the request is computed without it, the failure is
+logged once and counted for /metrics.
 """
 
 from __future__ import annotations
@@ -13,17 +16,20 @@ import asyncio
 import hashlib
 import json
 import logging
+import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from aiocache import Cache
-from aiocache.serializers import PickleSerializer
+from aiocache.serializers import BaseSerializer
 
+from service.cache_codec import CODEC_VERSION, Codec, Undecodable
 from service.settings import Settings
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: values are JSON (cache_codec), keys cover the answer's settings
 log = logging.getLogger("cxgraph.cache")
 T = TypeVar("T")
 
@@ -33,9 +39,56 @@ class CacheStats:
     hits: int = 0
     misses: int = 0
     errors: int = 0
+    undecodable: int = 0  # values that were not ours to decode: served as misses
+    evictions: int = 0  # entries the bounded memory backend let go
 
 
-def build_backend(settings: Settings) -> Any:
+class RawBytes(BaseSerializer):  # type: ignore[misc]
+    """Hands values through untouched: the codec, not aiocache, turns them into data."""
+
+    DEFAULT_ENCODING = None
+
+    def dumps(self, value: Any) -> Any:
+        return value
+
+    def loads(self, value: Any) -> Any:
+        return value
+
+
+class BoundedMemoryCache:
+    """A per-process LRU with a TTL per entry, bounded in entries (aiocache's is not)."""
+
+    def __init__(self, max_entries: int, stats: CacheStats | None = None) -> None:
+        self.max_entries = max_entries
+        self.stats = stats or CacheStats()
+        self._entries: OrderedDict[str, tuple[float, Any]] = OrderedDict()
+
+    async def get(self, key: str) -> Any:
+        found = self._entries.get(key)
+        if found is None:
+            return None
+        expires, value = found
+        if expires < time.monotonic():
+            del self._entries[key]
+            return None
+        self._entries.move_to_end(key)
+        return value
+
+    async def set(self, key: str, value: Any, ttl: float) -> None:
+        self._entries[key] = (time.monotonic() + ttl, value)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+            self.stats.evictions += 1
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    async def close(self) -> None:
+        self._entries.clear()
+
+
+def build_backend(settings: Settings, stats: CacheStats | None = None) -> Any:
     if settings.cache_backend == "none":
         return None
     if settings.cache_backend == "redis":
@@ -46,24 +99,34 @@ def build_backend(settings: Settings) -> Any:
             port=url.port or 6379,
             db=int(url.path.lstrip("/") or 0),
             password=url.password,
-            serializer=PickleSerializer(),
+            serializer=RawBytes(),
             timeout=0.5,
             create_connection_timeout=0.5,
         )
-    return Cache(Cache.MEMORY, serializer=PickleSerializer())
+    return BoundedMemoryCache(settings.cache_max_entries, stats)
 
 
 class MetricCache:
-    def __init__(self, backend: Any, ttl_s: int) -> None:
+    def __init__(
+        self,
+        backend: Any,
+        ttl_s: int,
+        codec: Codec | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> None:
         self.backend = backend
         self.ttl_s = ttl_s
+        self.codec = codec or Codec(())
+        self.params = params or {}
         self.stats = CacheStats()
+        if isinstance(backend, BoundedMemoryCache):
+            backend.stats = self.stats
         self._inflight: dict[str, asyncio.Future[Any]] = {}
         self._failing = False
 
-    @staticmethod
-    def key(tenant: str, data_version: int, query: dict[str, Any]) -> str:
-        canonical = json.dumps(query, sort_keys=True, separators=(",", ":"), default=str)
+    def key(self, tenant: str, data_version: int, query: dict[str, Any]) -> str:
+        described = {"query": query, "params": self.params, "codec": CODEC_VERSION}
+        canonical = json.dumps(described, sort_keys=True, separators=(",", ":"), default=str)
         digest = hashlib.sha256(canonical.encode()).hexdigest()[:32]
         return f"cx:v{SCHEMA_VERSION}:{tenant}:{digest}:d{data_version}"
 
@@ -106,18 +169,31 @@ class MetricCache:
         if self.backend is None:
             return None
         try:
-            found: tuple[Any] | None = await self.backend.get(key)
+            blob = await self.backend.get(key)
         except Exception as exc:
             self._failed(exc)
             return None
         self._recovered()
-        return found
+        if blob is None:
+            return None
+        try:
+            return (self.codec.decode(blob),)
+        except Undecodable as exc:
+            self.stats.undecodable += 1
+            log.warning("cached value under %s does not decode (%s): computing it", key, exc)
+            return None
 
     async def _set(self, key: str, value: Any) -> None:
         if self.backend is None:
             return
         try:
-            await self.backend.set(key, (value,), ttl=self.ttl_s)
+            blob = self.codec.encode(value)
+        except TypeError:  # a type the codec lacks: our bug, but never the request's failure
+            self.stats.errors += 1
+            log.exception("a metric result under %s cannot be cached", key)
+            return
+        try:
+            await self.backend.set(key, blob, ttl=self.ttl_s)
         except Exception as exc:
             self._failed(exc)
         else:

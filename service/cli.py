@@ -127,7 +127,11 @@ def cmd_rollups_rebuild(args: argparse.Namespace) -> int:
                     print(f"drift: {day}")
                 return 1 if report.drifted else 0
             report = await rebuild.rebuild(mongo, tenant, tz)
-            print(f"rollups: rebuilt {report.rebuilt} days")
+            print(f"rollups: rebuilt {report.rebuilt} days; {len(report.changed)} differed "
+                  f"from their raw documents ({len(report.pending)} were pending "
+                  f"materialisation); data version now {report.data_version}")  # fmt: skip
+            for day in report.changed:
+                print(f"changed: {day}")
             return 0
         finally:
             await mongo.close()

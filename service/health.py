@@ -21,7 +21,8 @@ async def readyz(request: Request) -> JSONResponse:
 
 async def prometheus_metrics(request: Request) -> PlainTextResponse:
     """Process counters in the Prometheus text format."""
-    stats = request.app.state.cx.cache.stats
+    state = request.app.state.cx
+    stats, drift = state.cache.stats, state.drift.stats
     lines = [
         "# HELP cx_cache_hits_total Metric results served from the cache.",
         "# TYPE cx_cache_hits_total counter",
@@ -32,5 +33,17 @@ async def prometheus_metrics(request: Request) -> PlainTextResponse:
         "# HELP cx_cache_errors_total Cache operations that failed (e.g. Redis down).",
         "# TYPE cx_cache_errors_total counter",
         f"cx_cache_errors_total {stats.errors}",
+        "# HELP cx_cache_undecodable_total Cached values that failed to decode (served as misses).",
+        "# TYPE cx_cache_undecodable_total counter",
+        f"cx_cache_undecodable_total {stats.undecodable}",
+        "# HELP cx_cache_evictions_total Entries the bounded in-memory cache evicted.",
+        "# TYPE cx_cache_evictions_total counter",
+        f"cx_cache_evictions_total {stats.evictions}",
+        "# HELP cx_rollup_drift_days Rollup days the latest sampled drift check found wrong.",
+        "# TYPE cx_rollup_drift_days gauge",
+        f"cx_rollup_drift_days {drift.drifted_days}",
+        "# HELP cx_rollup_drift_checked_days_total Rollup days the drift check compared.",
+        "# TYPE cx_rollup_drift_checked_days_total counter",
+        f"cx_rollup_drift_checked_days_total {drift.days_checked}",
     ]
     return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")

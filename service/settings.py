@@ -50,6 +50,18 @@ class Settings(BaseSettings):
     cache_backend: str = Field(default="memory", pattern="^(memory|redis|none)$")
     redis_url: str = "redis://127.0.0.1:6379/0"
     cache_ttl_s: int = Field(default=3600, ge=1)
+    cache_max_entries: int = Field(
+        default=10_000, ge=1, description="Most entries the in-memory metric cache keeps."
+    )
+    write_recovery_after_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="A write unfinished for this long had its process die: apply its effects.",
+    )
+    drift_check_interval_s: float = Field(
+        default=0.0, ge=0, description="Seconds between sampled rollup drift checks; 0: off."
+    )
+    drift_check_sample_days: int = Field(default=7, ge=1)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     log_level: str = "info"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -79,7 +79,18 @@ def _default(value: Any) -> str:
     raise TypeError(f"cannot hash {type(value).__name__}")
 
 
-async def write_batch(collection: Any, candidates: list[Candidate]) -> WriteReport:
+# Called with the stored documents a batch is about to overwrite, before it does: the caller
+# records what their old values touched (a response's old day) while it can still repair it.
+BeforeUpdates = Callable[[list[Doc]], Awaitable[None]]
+
+
+async def _nothing(_: list[Doc]) -> None:
+    return None
+
+
+async def write_batch(
+    collection: Any, candidates: list[Candidate], before_updates: BeforeUpdates = _nothing
+) -> WriteReport:
     report = WriteReport()
     if not candidates:
         return report
@@ -92,7 +103,7 @@ async def write_batch(collection: Any, candidates: list[Candidate]) -> WriteRepo
     for _ in range(MAX_ATTEMPTS):
         if not pending:
             break
-        pending = await _reconcile(collection, pending, write_id, now, report)
+        pending = await _reconcile(collection, pending, write_id, now, report, before_updates)
     for c in pending:  # contended beyond reason: let the partner retry this one
         _done(report, c, RecordStatus.REJECTED, RecordError(
             codes.WRITE_FAILED, None, "the record changed concurrently too often; send it again"
@@ -141,7 +152,12 @@ async def _insert_new(
 
 
 async def _reconcile(
-    collection: Any, pending: list[Candidate], write_id: str, now: datetime, report: WriteReport
+    collection: Any,
+    pending: list[Candidate],
+    write_id: str,
+    now: datetime,
+    report: WriteReport,
+    before_updates: BeforeUpdates,
 ) -> list[Candidate]:
     existing = await _fetch(collection, (c.doc["_id"] for c in pending))
     ops: list[UpdateOne] = []
@@ -177,6 +193,8 @@ async def _reconcile(
         retry = await _insert_new(collection, retry, report)
     if not ops:
         return retry
+    await before_updates([report.previous[c.doc["_id"]] for c in planned
+                          if c.doc["_id"] in report.previous])  # fmt: skip
     result = await collection.bulk_write(ops, ordered=False)
     if result.matched_count == len(ops):
         for c in planned:

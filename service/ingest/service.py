@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,9 +24,10 @@ from service.ingest.records import (
 )
 from service.ingest.segment_cache import SegmentCache
 from service.settings import Settings
-from service.store import customers, journeys, rollups, tenants
+from service.store import customers, journeys, rollups, tenants, write_intents
 from service.store.client import Doc, Mongo
 from service.store.indexes import CUSTOMERS, SURVEY_RESPONSES, TOUCHPOINTS
+from service.store.write_intents import WriteIntent
 
 
 @dataclass
@@ -68,12 +69,13 @@ class Ingestor:
             return self._candidate(CUSTOMERS, tenant, index, record, content)
 
         candidates, rejected = prepare(records, validate)
+        ids = [c.doc["_id"] for c in candidates]
+        intent = await self._open(tenant, ids, days=[], customer_ids=ids, customers_written=True)
         report = await write_batch(self.mongo[CUSTOMERS], candidates)
-        changed = await customers.apply_segments_to_pending(
-            self.mongo, tenant, report.promoted_stubs
+        version = await self._settle(
+            tenant, intent, report, days=set(), stubs=report.promoted_stubs
         )
-        await self._bump_rollup_days(tenant, changed)
-        return await self._finish(tenant, len(records), rejected, report, customers=True)
+        return self._outcome(version, len(records), rejected, report)
 
     async def record_touchpoints(self, tenant: str, records: Sequence[Any]) -> BulkOutcome:
         return await self._write_customer_records(tenant, records, TOUCHPOINTS)
@@ -109,14 +111,23 @@ class Ingestor:
             c.doc["segments"] = known or []
             if known is None:
                 c.doc["segmentsPending"] = True
-        report = await write_batch(self.mongo[collection], candidates)
-        # A customer record may have landed between our read and our write: apply it now.
         stubs = sorted({c.doc["customerId"] for c in candidates if c.doc.get("segmentsPending")})
-        changed = await customers.apply_segments_to_pending(self.mongo, tenant, stubs)
-        if collection == SURVEY_RESPONSES:
-            changed += self._changed_times(candidates, report)
-        await self._bump_rollup_days(tenant, changed)
-        return await self._finish(tenant, len(records), rejected, report)
+        responses = collection == SURVEY_RESPONSES
+        days = self._days(c.doc["submittedAt"] for c in candidates) if responses else set()
+        intent = await self._open(tenant, [c.doc["_id"] for c in candidates], days, stubs)
+
+        async def remember_old_days(previous: list[Doc]) -> None:
+            # An update may move a response to another day: that day is owed a bump too.
+            if responses:
+                old = self._days(d["submittedAt"] for d in previous if d.get("submittedAt"))
+                await write_intents.add_days(self.mongo, intent, old)
+
+        report = await write_batch(self.mongo[collection], candidates, remember_old_days)
+        changed = self._days(self._changed_times(candidates, report)) if responses else set()
+        # A customer record may have landed between our read and our write: `stubs` also
+        # gets its segments applied now.
+        version = await self._settle(tenant, intent, report, days=changed, stubs=stubs)
+        return self._outcome(version, len(records), rejected, report)
 
     async def _segments(
         self, tenant: str, candidates: list[Candidate]
@@ -146,10 +157,83 @@ class Ingestor:
                     times.append(before)
         return times
 
-    async def _bump_rollup_days(self, tenant: str, times: list[datetime]) -> None:
-        if times:
-            tz = ZoneInfo(self.settings.timezone)
-            await rollups.bump_days(self.mongo, tenant, {rollups.day_key(t, tz) for t in times})
+    def _days(self, times: Iterable[datetime]) -> set[str]:
+        tz = ZoneInfo(self.settings.timezone)
+        return {rollups.day_key(t, tz) for t in times}
+
+    async def _open(
+        self,
+        tenant: str,
+        record_ids: list[str],
+        days: Iterable[str],
+        customer_ids: Iterable[str],
+        customers_written: bool = False,
+    ) -> WriteIntent | None:
+        if not record_ids:
+            return None
+        return await write_intents.open_intent(
+            self.mongo, tenant, days, customer_ids, record_ids, customers_written
+        )
+
+    async def _settle(
+        self,
+        tenant: str,
+        intent: WriteIntent | None,
+        report: WriteReport,
+        days: set[str],
+        stubs: list[str],
+    ) -> int:
+        """Apply this write's effects, and those of earlier writes it overlaps that never
+        finished (the batch a client resends after a failure), then close its intent."""
+        if intent is None:
+            return await tenants.data_version(self.mongo, tenant)
+        unfinished = [
+            other
+            for other in await write_intents.pending(self.mongo, tenant)
+            if other.id != intent.id and other.at <= intent.at and other.overlaps(intent)
+        ]
+        for other in unfinished:
+            days |= other.days
+        customer_ids = set(stubs).union(*(o.customers for o in unfinished))
+        customers_changed = intent.customers_written and report.changed
+        customers_changed |= any(o.customers_written for o in unfinished)
+        version = await self.apply_effects(
+            tenant, days, customer_ids, report.changed or bool(unfinished), customers_changed
+        )
+        await write_intents.close_intent(self.mongo, intent)
+        return version
+
+    async def apply_effects(
+        self,
+        tenant: str,
+        days: set[str],
+        customer_ids: set[str],
+        changed: bool,
+        customers_changed: bool,
+    ) -> int:
+        """A write's side effects, each safe to apply again: copy segments to records stored
+        while their customer was a stub, mark rollup days as written, bump the versions."""
+        moved = await customers.apply_segments_to_pending(self.mongo, tenant, sorted(customer_ids))
+        days = days | self._days(moved)
+        if days:
+            await rollups.bump_days(self.mongo, tenant, days, ZoneInfo(self.settings.timezone))
+        if customers_changed:
+            return await tenants.bump_data_and_customers_version(self.mongo, tenant)
+        if changed or days:
+            return await tenants.bump_data_version(self.mongo, tenant)
+        return await tenants.data_version(self.mongo, tenant)
+
+    async def recover_abandoned(self, older_than: timedelta) -> int:
+        """Apply, then delete, the intents of writes that never finished (a killed pod, a
+        write nobody resent). Returns how many it recovered."""
+        found = await write_intents.abandoned(self.mongo, older_than)
+        for intent in found:
+            await self.apply_effects(
+                intent.tenant, set(intent.days), set(intent.customers), True,
+                intent.customers_written,
+            )  # fmt: skip
+            await write_intents.close_intent(self.mongo, intent)
+        return len(found)
 
     def _validate_customer_record(
         self, collection: str, record: Mapping[str, Any], stages: JourneyStages
@@ -173,19 +257,9 @@ class Ingestor:
         }
         return Candidate(index=index, doc=doc)
 
-    async def _finish(
-        self,
-        tenant: str,
-        size: int,
-        rejected: dict[int, Outcome],
-        report: WriteReport,
-        customers: bool = False,
+    @staticmethod
+    def _outcome(
+        version: int, size: int, rejected: dict[int, Outcome], report: WriteReport
     ) -> BulkOutcome:
         outcomes = {**rejected, **report.outcomes}
-        if report.changed and customers:
-            version = await tenants.bump_data_and_customers_version(self.mongo, tenant)
-        elif report.changed:
-            version = await tenants.bump_data_version(self.mongo, tenant)
-        else:
-            version = await tenants.data_version(self.mongo, tenant)
         return BulkOutcome(data_version=version, results=[outcomes[i] for i in range(size)])

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from service.metrics.cells import Cell, CellFilter
-from service.store import rollups, survey_cells
-from service.store.client import Mongo, aggregate
-from service.store.indexes import SURVEY_RESPONSES
+from service.store import rollups, survey_cells, tenants
+from service.store.client import Mongo
+from service.store.rollup_format import PackedDay
 from service.store.survey_cells import PeriodBy
 
 CHUNK_DAYS = 31
@@ -18,19 +18,12 @@ CHUNK_DAYS = 31
 
 @dataclass
 class RollupReport:
-    days: int = 0  # days with survey responses
+    days: int = 0  # days with survey responses (or the sample checked)
     drifted: list[str] = field(default_factory=list)  # stored rollups that disagree with raw
     pending: list[str] = field(default_factory=list)  # written since materialised: not drift
     rebuilt: int = 0
-
-
-async def days_with_data(mongo: Mongo, tenant: str, tz: ZoneInfo) -> list[str]:
-    rows = await aggregate(mongo[SURVEY_RESPONSES], [
-        {"$match": {"tenant": tenant}},
-        {"$group": {"_id": {"$dateToString": {"format": "%Y-%m-%d", "date": "$submittedAt",
-                                              "timezone": tz.key}}}},
-    ], timeout_s=mongo.query_timeout_s)  # fmt: skip
-    return sorted(r["_id"] for r in rows)
+    changed: list[str] = field(default_factory=list)  # days whose stored rollups a rebuild fixed
+    data_version: int | None = None  # the tenant's data version after a rebuild
 
 
 def _chunks(days: list[str]) -> list[list[str]]:
@@ -45,40 +38,64 @@ def _fingerprint(cells: list[Cell]) -> Counter[tuple[object, ...]]:
     return out
 
 
+def _differing(
+    fresh: dict[tuple[str, str], list[Cell]], stored: dict[tuple[str, str], list[PackedDay]]
+) -> set[str]:
+    out = set()
+    for day, family in set(fresh) | set(stored):
+        kept = [c for packed in stored.get((day, family), []) for c in packed.cells()]
+        if _fingerprint(kept) != _fingerprint(fresh.get((day, family), [])):
+            out.add(day)
+    return out
+
+
 async def check(
-    mongo: Mongo, tenant: str, tz: ZoneInfo, progress: Callable[[str], None] = print
+    mongo: Mongo,
+    tenant: str,
+    tz: ZoneInfo,
+    progress: Callable[[str], None] = print,
+    only: list[str] | None = None,
 ) -> RollupReport:
-    current = await rollups.state(mongo, tenant)
-    days = sorted(set(await days_with_data(mongo, tenant, tz)) | set(current.written))
+    """Compare stored rollups with a recount from raw documents; changes nothing.
+
+    ``only`` restricts the check to those days (the periodic check samples a few)."""
+    current = await rollups.current_state(mongo, tenant, tz)
+    if only is None:
+        days = sorted(set(await rollups.days_with_data(mongo, tenant, tz)) | set(current.written))
+    else:
+        days = sorted(set(only))
     report = RollupReport(days=len(days))
     report.pending = current.stale(days)
     pending = set(report.pending)
     by = PeriodBy(unit="date", timezone=tz.key)
+    drifted: set[str] = set()
     for chunk in _chunks([d for d in days if d not in pending]):
         ranges = rollups.day_ranges(chunk, tz)
         raw = await survey_cells.cells(mongo, tenant, ranges, CellFilter(), by, None)
-        stored = await rollups.read_all(mongo, tenant, chunk, current)
-        for day, family in set(raw) | set(stored):
-            fresh = list(raw.get((day, family), {}).values())
-            kept = [c for packed in stored.get((day, family), []) for c in packed.cells()]
-            if _fingerprint(kept) != _fingerprint(fresh):
-                report.drifted.append(day)
-        progress(f"rollups: checked {chunk[-1]} ({len(report.drifted)} drifted so far)")
-    report.drifted = sorted(set(report.drifted))
+        fresh = {key: list(cells.values()) for key, cells in raw.items()}
+        drifted |= _differing(fresh, await rollups.read_all(mongo, tenant, chunk, current))
+        progress(f"rollups: checked {chunk[-1]} ({len(drifted)} drifted so far)")
+    report.drifted = sorted(drifted)
     return report
 
 
 async def rebuild(
     mongo: Mongo, tenant: str, tz: ZoneInfo, progress: Callable[[str], None] = print
 ) -> RollupReport:
-    """Mark every day with data as written, then materialise all of them from raw."""
-    days = sorted(set(await days_with_data(mongo, tenant, tz)) |
-                  set((await rollups.state(mongo, tenant)).written))  # fmt: skip
-    report = RollupReport(days=len(days))
-    await rollups.bump_days(mongo, tenant, days)
+    """Mark every day with data as written, materialise all of them from raw, and bump the
+    tenant's data version so that no answer cached from the old rollups is served again."""
+    before = await rollups.current_state(mongo, tenant, tz)
+    days = sorted(set(await rollups.days_with_data(mongo, tenant, tz)) | set(before.written))
+    report = RollupReport(days=len(days), pending=before.stale(days))
+    await rollups.bump_days(mongo, tenant, days, tz)
+    changed: set[str] = set()
     for chunk in _chunks(days):
+        stored = await rollups.read_all(mongo, tenant, chunk, before)
         current = await rollups.state(mongo, tenant)
-        await rollups.materialize(mongo, tenant, tz, chunk, current)
+        computed = await rollups.materialize(mongo, tenant, tz, chunk, current)
+        changed |= _differing(computed, stored)
         report.rebuilt += len(chunk)
         progress(f"rollups: rebuilt {report.rebuilt}/{len(days)} days")
+    report.changed = sorted(changed)
+    report.data_version = await tenants.bump_data_version(mongo, tenant)
     return report

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from service.cache_codec import Codec
 from service.domain import Dimension, MetricKind
 from service.errors import BadUserInput, CxError, NotFound
 from service.metrics import formulas, retention, stats, support, survey
 from service.metrics.cells import CellFilter, GroupKey
-from service.metrics.formulas import MetricValue
+from service.metrics.formulas import Distribution, MetricValue, Sample
 from service.metrics.funnel import FunnelStep, funnel
 from service.metrics.query import (
     CUSTOMER_KINDS,
@@ -201,6 +204,21 @@ class MetricsService:
             {"$group": {"_id": "$segments", "n": {"$sum": 1}}},
         ], timeout_s=self.mongo.query_timeout_s)  # fmt: skip
         return sorted((r["_id"], r["n"]) for r in rows)
+
+
+def cache_codec() -> Codec:
+    """Every type a cached metric answer is built of: nothing else decodes from the cache."""
+    return Codec([MetricResult, MetricValue, Distribution, Sample, FunnelStep, MetricKind])
+
+
+def answer_params(settings: Settings) -> dict[str, Any]:
+    """Settings and definitions that change an answer: part of every cache key."""
+    definitions = json.dumps({k.value: v for k, v in formulas.DEFINITIONS.items()}, sort_keys=True)
+    return {
+        "minSample": settings.min_sample,
+        "timezone": settings.timezone,
+        "definitions": hashlib.sha256(definitions.encode()).hexdigest()[:16],
+    }
 
 
 def _p_value(kind: MetricKind, a: MetricValue, b: MetricValue) -> float | None:

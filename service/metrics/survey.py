@@ -54,7 +54,7 @@ async def rollup_histograms(
         day_period.update((d.isoformat(), key) for d in split.days)
         edges.extend(split.edges)
 
-    current = await rollups.state(mongo, tenant)
+    current = await rollups.current_state(mongo, tenant, tenant_tz)
     with_data = [d for d in day_period if current.written.get(d)]
     stale = current.stale(with_data)
     stale_set = set(stale)

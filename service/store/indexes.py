@@ -12,6 +12,7 @@ SURVEY_RESPONSES = "survey_responses"
 JOURNEYS = "journeys"
 TENANTS = "tenants"
 METRIC_ROLLUPS = "metric_rollups"
+WRITE_INTENTS = "write_intents"
 
 _RECORD_KEY = [("tenant", ASCENDING), ("source", ASCENDING), ("externalId", ASCENDING)]
 
@@ -38,6 +39,7 @@ INDEXES: dict[str, list[IndexModel]] = {
     METRIC_ROLLUPS: [
         IndexModel([("tenant", ASCENDING), ("family", ASCENDING), ("day", ASCENDING)])
     ],
+    WRITE_INTENTS: [IndexModel([("tenant", ASCENDING)]), IndexModel([("at", ASCENDING)])],
 }
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from service.metrics.cells import Cell, CellKey
 
+FORMAT_VERSION = 1  # bump when pack()'s layout or what a cell holds changes
 MAX_DENSE_WIDTH = 1000  # wider integer scales are stored sparse
 _HEADER = struct.Struct("<I")
 

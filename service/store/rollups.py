@@ -7,6 +7,11 @@ aggregation, stores it under the version it read *before* aggregating, and raise
 ``materialized.<day>`` with ``$max``. A rollup computed while a write lands carries the
 older version, so it is never trusted for the newer one; the next read recomputes it.
 Documents carry their version in ``_id``: two materialisations of one version store once.
+
+Days are cut in the tenant's timezone and stored in one format version: the state records
+both (``params``). A read under other parameters first re-keys the state — every day with
+data, in the new timezone, and every day known before, is marked written — so no rollup
+built under the old parameters is trusted again, without a manual rebuild.
 """
 
 from __future__ import annotations
@@ -24,8 +29,9 @@ from pymongo.errors import BulkWriteError
 from service.metrics.cells import Cell
 from service.metrics.timeframe import Window, day_start
 from service.store import rollup_format, survey_cells
-from service.store.client import Doc, Mongo, to_list
+from service.store.client import Doc, Mongo, aggregate, to_list
 from service.store.indexes import METRIC_ROLLUPS as ROLLUPS
+from service.store.indexes import SURVEY_RESPONSES
 from service.store.rollup_format import PackedDay
 
 STATE = "rollup_state"
@@ -37,6 +43,7 @@ GRACE = timedelta(minutes=10)
 class RollupState:
     written: dict[str, int]
     materialized: dict[str, int]
+    params: str | None = None  # timezone and format the days were cut and stored with
 
     def stale(self, days: Iterable[str]) -> list[str]:
         return [d for d in days if self.written.get(d, 0) > self.materialized.get(d, 0)]
@@ -46,21 +53,54 @@ def day_key(instant: datetime, tz: ZoneInfo) -> str:
     return instant.astimezone(tz).date().isoformat()
 
 
-async def bump_days(mongo: Mongo, tenant: str, days: Iterable[str]) -> None:
-    """Mark days as changed; called after the raw write is done."""
+def params_of(tz: ZoneInfo) -> str:
+    return f"{tz.key}|format{rollup_format.FORMAT_VERSION}"
+
+
+async def bump_days(mongo: Mongo, tenant: str, days: Iterable[str], tz: ZoneInfo) -> None:
+    """Mark days (cut in ``tz``) as changed; called after the raw write is done."""
     inc = {f"written.{d}": 1 for d in sorted(set(days))}
     if inc:
-        await mongo[STATE].update_one({"_id": tenant}, {"$inc": inc}, upsert=True)
+        await mongo[STATE].update_one(
+            {"_id": tenant}, {"$inc": inc, "$setOnInsert": {"params": params_of(tz)}}, upsert=True
+        )
 
 
 async def state(mongo: Mongo, tenant: str) -> RollupState:
     doc = await mongo[STATE].find_one({"_id": tenant}) or {}
     return RollupState(written=dict(doc.get("written", {})),
-                       materialized=dict(doc.get("materialized", {})))  # fmt: skip
+                       materialized=dict(doc.get("materialized", {})),
+                       params=doc.get("params"))  # fmt: skip
 
 
-def _doc_id(tenant: str, day: str, family: str, version: int) -> str:
-    raw = "\x1f".join((tenant, day, family, str(version))).encode()
+async def current_state(mongo: Mongo, tenant: str, tz: ZoneInfo) -> RollupState:
+    """The state, re-keyed first if its days were cut or stored under other parameters."""
+    found = await state(mongo, tenant)
+    wanted = params_of(tz)
+    if found.params == wanted or (found.params is None and not found.written):
+        return found
+    days = set(await days_with_data(mongo, tenant, tz)) | set(found.written)
+    inc = {f"written.{d}": 1 for d in sorted(days)}
+    update: Doc = {"$set": {"params": wanted}}
+    if inc:
+        update["$inc"] = inc
+    # Only the first reader to notice re-keys; the others read what it wrote.
+    await mongo[STATE].update_one({"_id": tenant, "params": found.params}, update)
+    return await state(mongo, tenant)
+
+
+async def days_with_data(mongo: Mongo, tenant: str, tz: ZoneInfo) -> list[str]:
+    """The tenant-local days (in ``tz``) that hold at least one survey response."""
+    rows = await aggregate(mongo[SURVEY_RESPONSES], [
+        {"$match": {"tenant": tenant}},
+        {"$group": {"_id": {"$dateToString": {"format": "%Y-%m-%d", "date": "$submittedAt",
+                                              "timezone": tz.key}}}},
+    ], timeout_s=mongo.query_timeout_s)  # fmt: skip
+    return sorted(r["_id"] for r in rows)
+
+
+def _doc_id(tenant: str, day: str, family: str, version: int, params: str) -> str:
+    raw = "\x1f".join((tenant, day, family, str(version), params)).encode()
     return hashlib.blake2b(raw, digest_size=16).hexdigest()
 
 
@@ -88,12 +128,14 @@ async def materialize(
     if not days:
         return {}
     versions = {d: current.written[d] for d in days}  # read before aggregating: see module doc
+    params = params_of(tz)
     day_windows = [day_window(d, tz) for d in days]
     computed = await survey_cells.scan_by_day(mongo, tenant, day_windows, tz)
     now = datetime.now(UTC)
     docs = [
-        {"_id": _doc_id(tenant, day, family, versions[day]), "tenant": tenant, "day": day,
-         "family": family, "version": versions[day], "computedAt": now,
+        {"_id": _doc_id(tenant, day, family, versions[day], params), "tenant": tenant,
+         "day": day, "family": family, "version": versions[day], "params": params,
+         "computedAt": now,
          "cells": Binary(rollup_format.pack(cells.values()))}
         for (day, family), cells in computed.items() if day in versions
     ]  # fmt: skip
@@ -141,11 +183,12 @@ async def read_all(
     if family is not None:
         query["family"] = family
     docs = await to_list(
-        mongo[ROLLUPS].find(query, {"day": 1, "family": 1, "version": 1, "cells": 1})
+        mongo[ROLLUPS].find(query, {"day": 1, "family": 1, "version": 1, "params": 1, "cells": 1})
     )
     out: dict[tuple[str, str], list[PackedDay]] = {}
     for doc in docs:
-        if doc["version"] == current.materialized.get(doc["day"]):
+        trusted = doc.get("params") == current.params
+        if trusted and doc["version"] == current.materialized.get(doc["day"]):
             out.setdefault((doc["day"], doc["family"]), []).append(
                 rollup_format.unpack(doc["cells"])
             )

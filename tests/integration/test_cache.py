@@ -16,11 +16,10 @@ from typing import Any
 import httpx
 import pytest
 import redis.asyncio as aioredis
-from aiocache.serializers import PickleSerializer
 from starlette.applications import Starlette
 
 from service.app import create_app
-from service.cache import MetricCache, build_backend
+from service.cache import MetricCache, RawBytes, build_backend
 from service.metrics.service import MetricsService
 from service.settings import Settings
 from tests.conftest import make_settings, serving
@@ -37,7 +36,7 @@ pytestmark = [
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 DOWN_URL = "redis://127.0.0.1:1/0"
-KEY = re.compile(r"^cx:v1:default:[0-9a-f]{32}:d(\d+)$")
+KEY = re.compile(r"^cx:v2:default:[0-9a-f]{32}:d(\d+)$")
 WINDOW = {"from": "2026-03-01T00:00:00Z", "to": "2026-03-03T00:00:00Z"}
 METRIC = """query($kind: MetricKind!, $window: TimeWindow, $min: Int) {
   metric(kind: $kind, window: $window, minDataVersion: $min) {
@@ -154,7 +153,7 @@ async def test_the_redis_backend_is_built_from_the_url() -> None:
     backend = build_backend(Settings(cache_backend="redis", redis_url=REDIS_URL))
     try:
         assert (backend.endpoint, backend.port, backend.db) == ("127.0.0.1", 6379, 15)
-        assert isinstance(backend.serializer, PickleSerializer)
+        assert isinstance(backend.serializer, RawBytes)  # the codec writes JSON, never pickle
         assert backend.timeout == 0.5
     finally:
         await backend.close()

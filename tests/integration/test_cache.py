@@ -8,7 +8,9 @@ the in-memory backend, and with a Redis that does not answer (nothing listens on
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import pickle
 import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -376,3 +378,74 @@ async def test_metrics_endpoint_counts_hits_and_misses(
     assert "cx_cache_misses_total 2" in lines
     assert "cx_cache_errors_total 0" in lines
     assert "# TYPE cx_cache_errors_total counter" in lines
+
+
+# -- values are data, never code ----------------------------------------------------------------
+
+
+class _Planted:
+    """Unpickling this runs ``open(marker, "w")``: proof that a payload was executed."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (open, (self.marker, "w"))
+
+
+async def test_a_pickle_planted_in_redis_is_never_run_and_counts_as_a_miss(
+    on_redis: tuple[Starlette, httpx.AsyncClient],
+    redis_db: aioredis.Redis,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Any,
+) -> None:
+    app, client = on_redis
+    await seed(client)
+    expected = await metric(client)
+    keys = [k for k in await redis_db.keys("*")]
+    assert len(keys) == 1
+    assert json.loads(await redis_db.get(keys[0]))["$c"] == "MetricResult"  # JSON, not pickle
+    marker = tmp_path / "executed"
+    await redis_db.set(keys[0], pickle.dumps(_Planted(str(marker))))
+    calls = count_computations(app, monkeypatch)
+
+    again = await metric(client)
+
+    assert not marker.exists(), "the planted payload was executed"
+    assert {**again, "computedAt": None} == {**expected, "computedAt": None}
+    assert again["computedAt"] > expected["computedAt"]
+    assert len(calls) == 1  # a miss: computed again
+    assert app.state.cx.cache.stats.undecodable == 1
+    body = (await client.get("/metrics")).text
+    assert "cx_cache_undecodable_total 1" in body
+    # the computed answer replaced the planted value
+    assert json.loads(await redis_db.get(keys[0]))["$c"] == "MetricResult"
+
+
+async def test_the_memory_cache_is_bounded_and_evicts_the_least_recently_used(
+    mongo_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = make_settings(mongo_uri, cache_backend="memory", cache_max_entries=2)
+    async with serving(settings) as (app, client):
+        await seed(client)
+        calls = count_computations(app, monkeypatch)
+        for kind in ("CSAT", "CES", "CSAT", "NPS"):  # CES is now the least recently used
+            await metric(client, kind)
+        assert len(calls) == 3
+        assert len(app.state.cx.cache.backend) == 2
+        assert app.state.cx.cache.stats.evictions == 1
+        await metric(client, "CSAT")  # kept
+        assert len(calls) == 3
+        await metric(client, "CES")  # evicted: computed again
+        assert len(calls) == 4
+        assert "cx_cache_evictions_total 2" in (await client.get("/metrics")).text
+
+
+async def test_settings_that_change_an_answer_are_part_of_the_key(mongo_uri: str) -> None:
+    keys = []
+    for overrides in ({}, {"min_sample": 5}, {"timezone": "Asia/Tehran"}):
+        settings = make_settings(mongo_uri, **overrides)
+        async with serving(settings) as (app, _):
+            keys.append(app.state.cx.cache.key("default", 3, {"op": "metric", "q": "same"}))
+    assert len(set(keys)) == 3
+    assert all(KEY.match(k) for k in keys)

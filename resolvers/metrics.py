@@ -26,6 +26,8 @@ from service.metrics.query import Source
 
 @strawberry.type
 class MetricsQuery:
+    # Every metric field is nullable: one that fails (a timeout, a bad argument) answers null
+    # with its error, and the rest of the request still answers (docs/adr/0007).
     @strawberry.field(description="One metric over a window (default: the last 30 days).")
     async def metric(
         self,
@@ -35,7 +37,7 @@ class MetricsQuery:
         filter: MetricFilter | None = None,
         min_data_version: int | None = None,
         source: Source = Source.AUTO,
-    ) -> MetricResult:
+    ) -> MetricResult | None:
         ctx = info.context
         q = build_query(ctx.settings, kind, window, filter, source=source)
         return MetricResult.from_outcome(await ctx.metrics.metric(ctx.tenant, q, min_data_version))
@@ -50,7 +52,7 @@ class MetricsQuery:
         filter: MetricFilter | None = None,
         min_data_version: int | None = None,
         source: Source = Source.AUTO,
-    ) -> list[MetricGroup]:
+    ) -> list[MetricGroup] | None:
         ctx = info.context
         q = build_query(ctx.settings, kind, window, filter, by=by, source=source)
         rows = await ctx.metrics.breakdown(ctx.tenant, q, min_data_version)
@@ -73,7 +75,7 @@ class MetricsQuery:
         filter: MetricFilter | None = None,
         min_data_version: int | None = None,
         source: Source = Source.AUTO,
-    ) -> list[TrendPoint]:
+    ) -> list[TrendPoint] | None:
         ctx = info.context
         q = build_query(ctx.settings, kind, window, filter, granularity=granularity,
                         timezone=timezone, source=source)  # fmt: skip
@@ -84,7 +86,7 @@ class MetricsQuery:
     @strawberry.field(description="Two filters or periods side by side, with a p-value.")
     async def compare(
         self, info: CxInfo, kind: MetricKind, a: Comparand, b: Comparand
-    ) -> Comparison:
+    ) -> Comparison | None:
         ctx = info.context
         qa = build_query(ctx.settings, kind, a.window, a.filter)
         qb = build_query(ctx.settings, kind, b.window, b.filter)
@@ -101,7 +103,7 @@ class MetricsQuery:
         journey: str,
         window: TimeWindow | None = None,
         filter: MetricFilter | None = None,
-    ) -> list[FunnelStage]:
+    ) -> list[FunnelStage] | None:
         ctx = info.context
         win = checked_window(ctx.settings, window)
         steps = await ctx.metrics.funnel(ctx.tenant, journey, win, cell_filter(filter))
@@ -115,6 +117,6 @@ class MetricsQuery:
         ]  # fmt: skip
 
     @strawberry.field(description="Segments with their number of customers.")
-    async def segments(self, info: CxInfo) -> list[Segment]:
+    async def segments(self, info: CxInfo) -> list[Segment] | None:
         ctx = info.context
         return [Segment(key=k, customers=n) for k, n in await ctx.metrics.segments(ctx.tenant)]

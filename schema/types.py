@@ -47,7 +47,7 @@ class Stage:
     @strawberry.field(description="A metric over this stage's records: a dashboard row each.")
     async def metric(
         self, info: CxInfo, kind: MetricKind, window: TimeWindow | None = None
-    ) -> MetricResult:
+    ) -> MetricResult | None:  # nullable like every metric field (docs/adr/0007)
         ctx = info.context
         flt = MetricFilter(journeys=[self.journey_key], stages=[self.key])
         q = build_query(ctx.settings, kind, window, flt)

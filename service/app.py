@@ -20,7 +20,7 @@ from resolvers.schema import build_schema
 from service.background import every
 from service.cache import MetricCache, build_backend
 from service.context import RequestContext
-from service.error_codes import with_code
+from service.error_codes import timed_out, with_code
 from service.health import livez, prometheus_metrics, readyz
 from service.ingest.ndjson import ingest_ndjson
 from service.ingest.service import Ingestor
@@ -28,7 +28,7 @@ from service.metrics.drift import DriftMonitor
 from service.metrics.service import MetricsService, answer_params, cache_codec
 from service.reader import Reader
 from service.settings import Settings, get_settings
-from service.store.client import Mongo, connect
+from service.store.client import PING_TIMEOUT_S, Mongo, connect
 from service.store.indexes import ensure_indexes
 
 log = logging.getLogger("cxgraph")
@@ -50,7 +50,10 @@ class AppState:
 class CxGraphQL(GraphQL[RequestContext, None]):
     async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
         if result.errors:
-            result.errors = [with_code(e) for e in result.errors]
+            answers = False
+            if any(timed_out(e) for e in result.errors):
+                answers = await request.app.state.cx.mongo.ping(PING_TIMEOUT_S)
+            result.errors = [with_code(e, answers) for e in result.errors]
         return process_result(result)
 
     async def get_context(self, request: Any, response: Any) -> RequestContext:

@@ -4,6 +4,9 @@
 - errors graphql-core raises for the request itself (syntax, validation, variable coercion)
   are the client's: GRAPHQL_PARSE_FAILED for syntax, BAD_USER_INPUT otherwise;
 - a database that does not answer becomes UNAVAILABLE, so clients know to retry;
+- an operation that outlived its budget while the database answered is TIMEOUT (our own
+  :class:`~service.errors.OperationTimeout` names the budget; a single read that outlived
+  the socket timeout is named here);
 - anything else is logged with its traceback and masked as INTERNAL_SERVER_ERROR.
 """
 
@@ -15,6 +18,7 @@ from graphql import GraphQLError
 from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
 
 from service.errors import CxError
+from service.store.client import is_timeout
 
 log = logging.getLogger("cxgraph.errors")
 
@@ -26,7 +30,13 @@ def is_client_error(error: GraphQLError) -> bool:
     return original is None or isinstance(original, GraphQLError)
 
 
-def with_code(error: GraphQLError) -> GraphQLError:
+def timed_out(error: GraphQLError) -> bool:
+    """A raw driver timeout: the caller asks the database whether it still answers."""
+    return error.original_error is not None and is_timeout(error.original_error)
+
+
+def with_code(error: GraphQLError, database_answers: bool = False) -> GraphQLError:
+    """``database_answers``: the database answered a ping after this request's timeouts."""
     original = error.original_error
     extensions = error.extensions or {}
     if isinstance(original, CxError) or extensions.get("code"):
@@ -38,6 +48,11 @@ def with_code(error: GraphQLError) -> GraphQLError:
             error.message, nodes=error.nodes, source=error.source, positions=error.positions,
             path=error.path, extensions={**extensions, "code": code},
         )  # fmt: skip
+    if original is not None and is_timeout(original) and database_answers:
+        message = ("a database operation took longer than its budget "
+                   "(CX_MONGO_SOCKET_TIMEOUT_S); retry, or narrow the query")  # fmt: skip
+        extensions = {"code": "TIMEOUT", "setting": "CX_MONGO_SOCKET_TIMEOUT_S"}
+        return GraphQLError(message, nodes=error.nodes, path=error.path, extensions=extensions)
     if isinstance(original, UNAVAILABLE_ERRORS):
         message, code = "the database is unavailable; retry shortly", "UNAVAILABLE"
     else:
@@ -49,9 +64,14 @@ def log_errors(errors: list[GraphQLError]) -> None:
     """Log what is ours to fix; a client's mistake is answered, not logged as an error."""
     for error in errors:
         original = error.original_error
+        if isinstance(original, CxError) and (original.extensions or {}).get("code") == "TIMEOUT":
+            log.warning("timeout at %s: %s", error.path, original.message)
+            continue
         if isinstance(original, CxError) or is_client_error(error):
             continue
-        if isinstance(original, UNAVAILABLE_ERRORS):
+        if original is not None and is_timeout(original):
+            log.warning("database operation timed out at %s: %s", error.path, original)
+        elif isinstance(original, UNAVAILABLE_ERRORS):
             log.warning("database unavailable: %s", original)
         else:
             log.error("unexpected error in %s", error.path, exc_info=original)

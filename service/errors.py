@@ -42,3 +42,18 @@ class NotFound(CxError):
 
 class Unavailable(CxError):
     code = "UNAVAILABLE"
+
+
+class OperationTimeout(CxError):
+    """An operation outlived its time budget while the database was answering."""
+
+    code = "TIMEOUT"
+
+    def __init__(self, operation: str, budget_s: float, setting: str) -> None:
+        super().__init__(
+            f"{operation} took longer than its budget of {budget_s:g} s ({setting}); "
+            "retry, narrow the window or filter, or raise the setting",
+            operation=operation,
+            budgetSeconds=budget_s,
+            setting=setting,
+        )

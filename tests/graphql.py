@@ -46,3 +46,9 @@ async def gql_ok(
 
 def error_codes(body: dict[str, Any]) -> list[str]:
     return [e.get("extensions", {}).get("code") for e in body.get("errors", [])]
+
+
+def no_answer(body: dict[str, Any]) -> bool:
+    """No field answered: ``data`` is null, or each of its (nullable) fields is (ADR 7)."""
+    data = body.get("data")
+    return data is None or all(value is None for value in data.values())

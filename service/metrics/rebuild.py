@@ -99,3 +99,18 @@ async def rebuild(
     report.changed = sorted(changed)
     report.data_version = await tenants.bump_data_version(mongo, tenant)
     return report
+
+
+async def warm(
+    mongo: Mongo, tenant: str, tz: ZoneInfo, progress: Callable[[str], None] = print
+) -> int:
+    """Materialise every day written since it was last materialised (after a bulk load), so
+    the first queries find them ready. Returns how many days it materialised."""
+    current = await rollups.current_state(mongo, tenant, tz)
+    stale = sorted(current.stale(current.written))
+    done = 0
+    for chunk in _chunks(stale):
+        await rollups.materialize(mongo, tenant, tz, chunk, await rollups.state(mongo, tenant))
+        done += len(chunk)
+        progress(f"rollups: materialised {done}/{len(stale)} days")
+    return done

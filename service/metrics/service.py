@@ -84,6 +84,12 @@ class MetricsService:
 
     # -- computation --------------------------------------------------------------------
     async def compute(self, tenant: str, q: MetricQuery) -> Computed:
+        """One metric's computation, all of it (materialising rollups included) within the
+        query budget (CX_MONGO_QUERY_TIMEOUT_S)."""
+        async with self.mongo.budget(_operation(q)):
+            return await self._compute(tenant, q)
+
+    async def _compute(self, tenant: str, q: MetricQuery) -> Computed:
         if q.kind in SURVEY_FAMILY:
             groups = await survey.histograms(self.mongo, tenant, self.tenant_tz, q)
             out: Computed = {}
@@ -189,7 +195,10 @@ class MetricsService:
         stage_keys = [s["key"] for s in journey["stages"]]
 
         async def run() -> list[FunnelStep]:
-            visits = await touchpoints.first_visits(self.mongo, tenant, journey_key, window, flt)
+            async with self.mongo.budget(f"journeyFunnel({journey_key})"):
+                visits = await touchpoints.first_visits(
+                    self.mongo, tenant, journey_key, window, flt
+                )
             return funnel(stage_keys, visits)
 
         described = {"journey": journey_key, "stages": stage_keys, "window": window,
@@ -204,6 +213,14 @@ class MetricsService:
             {"$group": {"_id": "$segments", "n": {"$sum": 1}}},
         ], timeout_s=self.mongo.query_timeout_s)  # fmt: skip
         return sorted((r["_id"], r["n"]) for r in rows)
+
+
+def _operation(q: MetricQuery) -> str:
+    """How logs and TIMEOUT errors name a computation."""
+    by = f" by {'/'.join(d.value for d in q.by)}" if q.by else ""
+    per = f" per {q.granularity.value}" if q.granularity else ""
+    return (f"{q.kind.value}{by}{per} over [{q.window.start.isoformat()}, "
+            f"{q.window.end.isoformat()})")  # fmt: skip
 
 
 def cache_codec() -> Codec:

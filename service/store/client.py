@@ -10,15 +10,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import pymongo
 from pymongo import AsyncMongoClient
+from pymongo.errors import PyMongoError, ServerSelectionTimeoutError
 
+from service.errors import OperationTimeout
 from service.settings import MongoDriver, Settings
 
 Doc = dict[str, Any]
+PING_TIMEOUT_S = 1.0  # after a timeout: does the database answer at all?
+
+
+def is_timeout(exc: BaseException) -> bool:
+    """A timeout of an operation, as opposed to no server being reachable at all."""
+    return (
+        isinstance(exc, PyMongoError)
+        and exc.timeout
+        and not isinstance(exc, ServerSelectionTimeoutError)
+    )
 
 
 @dataclass(frozen=True)
@@ -31,12 +44,28 @@ class Mongo:
     def __getitem__(self, collection: str) -> Any:
         return self.db[collection]
 
-    async def ping(self) -> bool:
+    async def ping(self, timeout_s: float | None = None) -> bool:
         try:
-            await self.client.admin.command("ping")
+            with pymongo.timeout(timeout_s) if timeout_s else contextlib.nullcontext():
+                await self.client.admin.command("ping")
         except Exception:
             return False
         return True
+
+    @contextlib.asynccontextmanager
+    async def budget(self, operation: str) -> AsyncIterator[None]:
+        """Give ``operation`` (all its round trips) the query budget instead of the socket
+        timeout meant for single reads; outliving it is TIMEOUT, not UNAVAILABLE, unless the
+        database has in fact stopped answering."""
+        try:
+            with pymongo.timeout(self.query_timeout_s):
+                yield
+        except PyMongoError as exc:
+            if not is_timeout(exc) or not await self.ping(PING_TIMEOUT_S):
+                raise
+            raise OperationTimeout(
+                operation, self.query_timeout_s, "CX_MONGO_QUERY_TIMEOUT_S"
+            ) from exc
 
     async def close(self) -> None:
         result = self.client.close()

@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 from service.demo import DemoData, generate, is_empty, load_demo
 from service.domain import AnswerMetric, Channel, Component, Phase
 from service.settings import Settings
+from service.store import rollups
 
 SMALL: dict[str, int] = {"customers": 200, "touchpoints": 1500, "responses": 600}
 END = "2026-03-31"
@@ -137,6 +138,10 @@ async def test_load_demo_stores_the_generated_set_once(
     lines = capsys.readouterr().out.splitlines()
     assert "demo: touchpoints 1500/1500" in lines
     assert sum(line.startswith("demo: touchpoints") for line in lines) <= 11
+    # The rollups are materialised by the load: the first dashboard finds every day ready.
+    state = await rollups.state(mongo, TENANT)
+    assert state.written and state.stale(state.written) == []
+    assert any(line.startswith("demo: rollups: materialised") for line in lines)
 
     again = await load_demo(mongo, settings, TENANT, seed=7, end=END, **SMALL)
 

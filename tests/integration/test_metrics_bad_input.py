@@ -12,7 +12,7 @@ import pytest
 
 from tests import oracle
 from tests.conftest import make_settings, serving
-from tests.graphql import DEFINE_JOURNEY, gql, gql_ok
+from tests.graphql import DEFINE_JOURNEY, gql, gql_ok, no_answer
 from tests.integration.metric_data import (
     JOURNEYS,
     WHOLE_DAYS,
@@ -55,7 +55,7 @@ async def journeys(client: httpx.AsyncClient) -> None:
 def assert_error(body: dict[str, Any], code: str, reason: str | None = None) -> None:
     errors = body.get("errors") or []
     assert errors, body
-    assert not body.get("data"), body  # no partial answer
+    assert no_answer(body), body  # no partial answer
     codes = [(e.get("extensions") or {}).get("code") for e in errors]
     assert codes == [code] * len(errors), errors
     if reason is not None:

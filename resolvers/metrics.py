@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from schema.inputs import TimeWindow
@@ -19,16 +21,24 @@ from schema.metrics import (
     cell_filter,
     checked_window,
 )
+from schema.permissions import MetricsRead
 from schema.types import CxInfo
 from service.domain import Dimension, Granularity, MetricKind
 from service.metrics.query import Source
+
+# `source` is a name strawberry's permission extension passes on its own: the Python
+# parameter is `source_`, the GraphQL argument stays `source`.
+SourceArgument = Annotated[Source, strawberry.argument(name="source")]
 
 
 @strawberry.type
 class MetricsQuery:
     # Every metric field is nullable: one that fails (a timeout, a bad argument) answers null
     # with its error, and the rest of the request still answers (docs/adr/0007).
-    @strawberry.field(description="One metric over a window (default: the last 30 days).")
+    @strawberry.field(
+        permission_classes=[MetricsRead],
+        description="One metric over a window (default: the last 30 days).",
+    )
     async def metric(
         self,
         info: CxInfo,
@@ -36,13 +46,15 @@ class MetricsQuery:
         window: TimeWindow | None = None,
         filter: MetricFilter | None = None,
         min_data_version: int | None = None,
-        source: Source = Source.AUTO,
+        source_: SourceArgument = Source.AUTO,
     ) -> MetricResult | None:
         ctx = info.context
-        q = build_query(ctx.settings, kind, window, filter, source=source)
+        q = build_query(ctx.settings, kind, window, filter, source=source_)
         return MetricResult.from_outcome(await ctx.metrics.metric(ctx.tenant, q, min_data_version))
 
-    @strawberry.field(description="A metric per group of one or two dimensions.")
+    @strawberry.field(
+        permission_classes=[MetricsRead], description="A metric per group of one or two dimensions."
+    )
     async def breakdown(
         self,
         info: CxInfo,
@@ -51,10 +63,10 @@ class MetricsQuery:
         window: TimeWindow | None = None,
         filter: MetricFilter | None = None,
         min_data_version: int | None = None,
-        source: Source = Source.AUTO,
+        source_: SourceArgument = Source.AUTO,
     ) -> list[MetricGroup] | None:
         ctx = info.context
-        q = build_query(ctx.settings, kind, window, filter, by=by, source=source)
+        q = build_query(ctx.settings, kind, window, filter, by=by, source=source_)
         rows = await ctx.metrics.breakdown(ctx.tenant, q, min_data_version)
         return [
             MetricGroup(
@@ -64,7 +76,10 @@ class MetricsQuery:
             for keys, result in rows
         ]
 
-    @strawberry.field(description="A metric per day, ISO week or month; empty periods included.")
+    @strawberry.field(
+        permission_classes=[MetricsRead],
+        description="A metric per day, ISO week or month; empty periods included.",
+    )
     async def trend(
         self,
         info: CxInfo,
@@ -74,16 +89,19 @@ class MetricsQuery:
         timezone: str | None = None,
         filter: MetricFilter | None = None,
         min_data_version: int | None = None,
-        source: Source = Source.AUTO,
+        source_: SourceArgument = Source.AUTO,
     ) -> list[TrendPoint] | None:
         ctx = info.context
         q = build_query(ctx.settings, kind, window, filter, granularity=granularity,
-                        timezone=timezone, source=source)  # fmt: skip
+                        timezone=timezone, source=source_)  # fmt: skip
         points = await ctx.metrics.trend(ctx.tenant, q, min_data_version)
         return [TrendPoint(period_start=label, result=MetricResult.from_outcome(r))
                 for label, r in points]  # fmt: skip
 
-    @strawberry.field(description="Two filters or periods side by side, with a p-value.")
+    @strawberry.field(
+        permission_classes=[MetricsRead],
+        description="Two filters or periods side by side, with a p-value.",
+    )
     async def compare(
         self, info: CxInfo, kind: MetricKind, a: Comparand, b: Comparand
     ) -> Comparison | None:
@@ -96,7 +114,10 @@ class MetricsQuery:
             difference=c.difference, p_value=c.p_value, significant=c.significant,
         )  # fmt: skip
 
-    @strawberry.field(description="Customers reaching each stage of a journey, in order.")
+    @strawberry.field(
+        permission_classes=[MetricsRead],
+        description="Customers reaching each stage of a journey, in order.",
+    )
     async def journey_funnel(
         self,
         info: CxInfo,
@@ -116,7 +137,9 @@ class MetricsQuery:
             for st in steps
         ]  # fmt: skip
 
-    @strawberry.field(description="Segments with their number of customers.")
+    @strawberry.field(
+        permission_classes=[MetricsRead], description="Segments with their number of customers."
+    )
     async def segments(self, info: CxInfo) -> list[Segment] | None:
         ctx = info.context
         return [Segment(key=k, customers=n) for k, n in await ctx.metrics.segments(ctx.tenant)]

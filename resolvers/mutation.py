@@ -7,6 +7,7 @@ import strawberry
 from resolvers.fast_input import CustomerRecords, SurveyResponseRecords, TouchpointRecords
 from resolvers.records import as_record
 from schema.inputs import JourneyInput
+from schema.permissions import DataWrite
 from schema.types import BulkResult, CxInfo, Journey, RecordError, RecordResult
 from service.domain import RecordStatus
 from service.ingest.service import BulkOutcome
@@ -36,25 +37,34 @@ def _bulk_result(outcome: BulkOutcome) -> BulkResult:
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(description="Create or replace a journey and its ordered stages.")
+    @strawberry.mutation(
+        permission_classes=[DataWrite],
+        description="Create or replace a journey and its ordered stages.",
+    )
     async def define_journey(self, info: CxInfo, input: JourneyInput) -> Journey:
         ctx = info.context
         doc = await ctx.ingestor.define_journey(ctx.tenant, as_record(input))
         return Journey.from_doc(doc)
 
     @strawberry.mutation(
-        description="Insert or update customers, idempotently by source+externalId."
+        permission_classes=[DataWrite],
+        description="Insert or update customers, idempotently by source+externalId.",
     )
     async def upsert_customers(self, info: CxInfo, input: CustomerRecords) -> BulkResult:
         ctx = info.context
         return _bulk_result(await ctx.ingestor.upsert_customers(ctx.tenant, input))
 
-    @strawberry.mutation(description="Record interactions; unknown customers are created as stubs.")
+    @strawberry.mutation(
+        permission_classes=[DataWrite],
+        description="Record interactions; unknown customers are created as stubs.",
+    )
     async def record_touchpoints(self, info: CxInfo, input: TouchpointRecords) -> BulkResult:
         ctx = info.context
         return _bulk_result(await ctx.ingestor.record_touchpoints(ctx.tenant, input))
 
-    @strawberry.mutation(description="Submit survey responses with their answers.")
+    @strawberry.mutation(
+        permission_classes=[DataWrite], description="Submit survey responses with their answers."
+    )
     async def submit_survey_responses(
         self, info: CxInfo, input: SurveyResponseRecords
     ) -> BulkResult:

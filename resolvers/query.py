@@ -8,6 +8,7 @@ from resolvers.metrics import MetricsQuery
 from schema.connections import Connection
 from schema.inputs import RecordFilter as RecordFilterInput
 from schema.inputs import RecordRefInput
+from schema.permissions import DataRead, JourneysRead
 from schema.types import Customer, CxInfo, Journey, SurveyResponse, Touchpoint
 from service.errors import BadUserInput
 from service.reader import RecordFilter
@@ -28,18 +29,23 @@ def _filter(flt: RecordFilterInput | None) -> RecordFilter:
 
 @strawberry.type
 class Query(MetricsQuery):
-    @strawberry.field
-    async def journeys(self, info: CxInfo) -> list[Journey]:
+    # Nullable like the metric fields (ADR 7): a field the credential may not read answers
+    # null with FORBIDDEN, and the fields it may read still answer.
+    @strawberry.field(permission_classes=[JourneysRead])
+    async def journeys(self, info: CxInfo) -> list[Journey] | None:
         ctx = info.context
         return [Journey.from_doc(d) for d in await ctx.reader.journeys(ctx.tenant)]
 
-    @strawberry.field
+    @strawberry.field(permission_classes=[JourneysRead])
     async def journey(self, info: CxInfo, key: str) -> Journey | None:
         ctx = info.context
         doc = await ctx.reader.journey(ctx.tenant, key)
         return Journey.from_doc(doc) if doc else None
 
-    @strawberry.field(description="One customer, by its id or by its partner reference.")
+    @strawberry.field(
+        permission_classes=[DataRead],
+        description="One customer, by its id or by its partner reference.",
+    )
     async def customer(
         self, info: CxInfo, id: strawberry.ID | None = None, ref: RecordRefInput | None = None
     ) -> Customer | None:
@@ -52,38 +58,38 @@ class Query(MetricsQuery):
             doc = await ctx.reader.customer(ctx.tenant, str(id))
         return Customer.from_doc(doc) if doc else None
 
-    @strawberry.field
+    @strawberry.field(permission_classes=[DataRead])
     async def customers(
         self,
         info: CxInfo,
         segment: str | None = None,
         first: int | None = None,
         after: str | None = None,
-    ) -> Connection[Customer]:
+    ) -> Connection[Customer] | None:
         ctx = info.context
         page = await ctx.reader.customers(ctx.tenant, segment, first, after)
         return Connection.from_page(page, Customer.from_doc)
 
-    @strawberry.field
+    @strawberry.field(permission_classes=[DataRead])
     async def touchpoints(
         self,
         info: CxInfo,
         filter: RecordFilterInput | None = None,
         first: int | None = None,
         after: str | None = None,
-    ) -> Connection[Touchpoint]:
+    ) -> Connection[Touchpoint] | None:
         ctx = info.context
         page = await ctx.reader.touchpoints(ctx.tenant, _filter(filter), first, after)
         return Connection.from_page(page, Touchpoint.from_doc)
 
-    @strawberry.field
+    @strawberry.field(permission_classes=[DataRead])
     async def survey_responses(
         self,
         info: CxInfo,
         filter: RecordFilterInput | None = None,
         first: int | None = None,
         after: str | None = None,
-    ) -> Connection[SurveyResponse]:
+    ) -> Connection[SurveyResponse] | None:
         ctx = info.context
         page = await ctx.reader.survey_responses(ctx.tenant, _filter(filter), first, after)
         return Connection.from_page(page, SurveyResponse.from_doc)

@@ -13,6 +13,7 @@ from schema.connections import Connection
 from schema.enums import AnswerMetric, Channel, Component, Phase, RecordStatus
 from schema.inputs import TimeWindow
 from schema.metrics import MetricFilter, MetricResult, build_query
+from schema.permissions import MetricsRead
 from service.domain import MetricKind
 from service.reader import RecordFilter
 from service.store.client import Doc
@@ -44,7 +45,10 @@ class Stage:
     order: int
     journey_key: strawberry.Private[str]
 
-    @strawberry.field(description="A metric over this stage's records: a dashboard row each.")
+    @strawberry.field(
+        permission_classes=[MetricsRead],
+        description="A metric over this stage's records: a dashboard row each.",
+    )
     async def metric(
         self, info: CxInfo, kind: MetricKind, window: TimeWindow | None = None
     ) -> MetricResult | None:  # nullable like every metric field (docs/adr/0007)

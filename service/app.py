@@ -11,21 +11,26 @@ from datetime import timedelta
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, process_result
 from strawberry.types import ExecutionResult
 
 from resolvers.schema import build_schema
+from service.auth.authenticator import Authenticator
+from service.auth.principal import Principal
 from service.background import every
 from service.cache import MetricCache, build_backend
 from service.context import RequestContext
+from service.edge import Edge
 from service.error_codes import timed_out, with_code
 from service.health import livez, prometheus_metrics, readyz
 from service.ingest.ndjson import ingest_ndjson
 from service.ingest.service import Ingestor
 from service.metrics.drift import DriftMonitor
 from service.metrics.service import MetricsService, answer_params, cache_codec
+from service.rate_limits import RateLimiter
 from service.reader import Reader
 from service.settings import Settings, get_settings
 from service.store.client import PING_TIMEOUT_S, Mongo, connect
@@ -43,6 +48,8 @@ class AppState:
     metrics: MetricsService
     cache: MetricCache
     drift: DriftMonitor
+    authenticator: Authenticator
+    rate_limiter: RateLimiter
     indexes_ready: bool = False
     background: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -58,8 +65,11 @@ class CxGraphQL(GraphQL[RequestContext, None]):
 
     async def get_context(self, request: Any, response: Any) -> RequestContext:
         state: AppState = request.app.state.cx
+        principal: Principal = request.state.principal  # built by the edge (service/edge.py)
         return RequestContext(
-            tenant=state.settings.default_tenant,
+            tenant=principal.tenant,
+            principal=principal,
+            request_id=request.state.request_id,
             settings=state.settings,
             reader=state.reader,
             ingestor=state.ingestor,
@@ -118,6 +128,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             metrics=MetricsService(mongo, settings, cache),
             cache=cache,
             drift=DriftMonitor(mongo, settings),
+            authenticator=Authenticator(mongo, settings),
+            rate_limiter=RateLimiter(settings),
         )
         app.state.cx = state
         try:
@@ -144,6 +156,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
 
     return Starlette(
+        middleware=[Middleware(Edge)],
         routes=[
             Route("/graphql", graphql_app),
             Route("/livez", livez),

@@ -7,6 +7,7 @@ from typing import Any
 
 from strawberry.dataloader import DataLoader
 
+from service.auth.principal import Principal
 from service.ingest.service import Ingestor
 from service.metrics.service import MetricsService
 from service.reader import Reader
@@ -16,7 +17,9 @@ from service.store.client import Doc
 
 @dataclass
 class RequestContext:
-    tenant: str
+    tenant: str  # always the principal's: never from an argument or a header
+    principal: Principal
+    request_id: str
     settings: Settings
     reader: Reader
     ingestor: Ingestor

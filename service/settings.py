@@ -5,13 +5,18 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Environment(StrEnum):
     DEVELOPMENT = "development"
     PRODUCTION = "production"
+
+
+class AuthMode(StrEnum):
+    ENABLED = "enabled"
+    DISABLED = "disabled"
 
 
 class MongoDriver(StrEnum):
@@ -62,9 +67,45 @@ class Settings(BaseSettings):
         default=0.0, ge=0, description="Seconds between sampled rollup drift checks; 0: off."
     )
     drift_check_sample_days: int = Field(default=7, ge=1)
+    # -- security (README "Security") -----------------------------------------------------
+    auth: AuthMode = Field(
+        default=AuthMode.ENABLED,
+        description="`disabled` lets anonymous requests act for CX_DEFAULT_TENANT (never in "
+        "production).",
+    )
+    api_key_pepper: str = Field(default="", description="Secret key of the API-key hash.")
+    auth_cache_s: float = Field(
+        default=5.0, ge=0, description="How long a verified API key is trusted before re-reading."
+    )
+    jwt_secret: str | None = None
+    jwt_public_key: str | None = None
+    jwt_jwks_url: str | None = None
+    jwt_jwks_file: str | None = None
+    jwt_algorithms: str = Field(default="", description="Comma list; empty: from the key kind.")
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+    jwt_tenant_claim: str = "tenant"
+    jwt_scopes_claim: str = "scope"
+    jwt_leeway_s: float = Field(default=30.0, ge=0)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    rate_limit_per_minute: int = Field(default=600, ge=0, description="Per credential; 0: off.")
+    rate_limit_storage: str = Field(default="memory", pattern="^(memory|redis)$")
+    metrics_public: bool = Field(
+        default=False, description="/metrics without a credential (else it needs `admin`)."
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     log_level: str = "info"
+
+    @model_validator(mode="after")
+    def _production_needs_credentials(self) -> Settings:
+        if self.env is Environment.PRODUCTION and self.auth is AuthMode.DISABLED:
+            raise ValueError("CX_AUTH=disabled is refused when CX_ENV=production")
+        return self
+
+    @property
+    def production(self) -> bool:
+        return self.env is Environment.PRODUCTION
 
     @property
     def graphiql(self) -> bool:

@@ -13,6 +13,7 @@ import pytest
 from starlette.applications import Starlette
 
 from service.app import create_app
+from service.auth.api_keys import create as create_key
 from service.embedded import EmbeddedMongo
 from service.settings import Settings
 
@@ -34,6 +35,9 @@ def make_settings(mongo_uri: str, **overrides: Any) -> Settings:
         "mongo_uri": mongo_uri,
         "mongo_db": f"cxtest_{uuid.uuid4().hex[:12]}",
         "mongo_driver": "pymongo",
+        # The suite sends thousands of requests a minute with one key; the rate-limit tests
+        # turn the limit on for themselves.
+        "rate_limit_per_minute": 0,
     }
     values.update(overrides)
     return Settings(**values)
@@ -55,10 +59,29 @@ async def running_app(settings: Settings) -> AsyncIterator[Starlette]:
             await application.state.cx.mongo.client.drop_database(settings.mongo_db)
 
 
+ALL_SCOPES = ["metrics:read", "data:read", "data:write", "admin"]
+
+
+async def api_key(
+    application: Starlette, tenant: str = "default", scopes: list[str] | None = None
+) -> str:
+    """A new API key of the running app's database (all scopes unless told)."""
+    state = application.state.cx
+    key, _ = await create_key(state.mongo, tenant, scopes or ALL_SCOPES, "test",
+                              state.settings.api_key_pepper)  # fmt: skip
+    return key
+
+
 @asynccontextmanager
-async def http_client(application: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+async def http_client(
+    application: Starlette, tenant: str = "default", scopes: list[str] | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client that sends an API key for ``tenant`` with every request."""
+    headers = {"authorization": f"Bearer {await api_key(application, tenant, scopes)}"}
     transport = httpx.ASGITransport(app=application)
-    async with httpx.AsyncClient(transport=transport, base_url="http://cxgraph.test") as c:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://cxgraph.test", headers=headers
+    ) as c:
         yield c
 
 

@@ -38,6 +38,7 @@ from typing import Any
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from service.auth.principal import Principal, Scope
 from service.domain import RecordStatus
 from service.error_codes import UNAVAILABLE_ERRORS
 from service.ingest import codes
@@ -97,7 +98,10 @@ async def ingest_ndjson(request: Request) -> Response:
         )
     state = request.app.state.cx
     ingestor: Ingestor = state.ingestor
-    tenant: str = state.settings.default_tenant
+    principal: Principal = request.state.principal  # built by the edge (service/edge.py)
+    if not principal.allows(Scope.DATA_WRITE):
+        return _error(403, "ingestion needs the scope data:write", "FORBIDDEN")
+    tenant = principal.tenant
     chunk_size: int = state.settings.max_batch
     try:
         lines = await read_lines(request, MAX_CHUNKS * chunk_size)

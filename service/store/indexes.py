@@ -13,6 +13,7 @@ JOURNEYS = "journeys"
 TENANTS = "tenants"
 METRIC_ROLLUPS = "metric_rollups"
 WRITE_INTENTS = "write_intents"
+API_KEYS = "api_keys"
 
 _RECORD_KEY = [("tenant", ASCENDING), ("source", ASCENDING), ("externalId", ASCENDING)]
 
@@ -40,6 +41,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("tenant", ASCENDING), ("family", ASCENDING), ("day", ASCENDING)])
     ],
     WRITE_INTENTS: [IndexModel([("tenant", ASCENDING)]), IndexModel([("at", ASCENDING)])],
+    API_KEYS: [IndexModel([("tenant", ASCENDING)])],
 }
 
 

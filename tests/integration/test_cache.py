@@ -24,7 +24,7 @@ from service.app import create_app
 from service.cache import MetricCache, RawBytes, build_backend
 from service.metrics.service import MetricsService
 from service.settings import Settings
-from tests.conftest import make_settings, serving
+from tests.conftest import http_client, make_settings, serving
 from tests.graphql import gql_ok
 from tests.integration.builders import answer, nps, response, submit_responses
 
@@ -325,8 +325,7 @@ async def test_a_hit_from_another_process_sees_the_stored_result(
     first = await metric(client)
     other = create_app(app.state.cx.settings)
     async with other.router.lifespan_context(other):
-        transport = httpx.ASGITransport(app=other)
-        async with httpx.AsyncClient(transport=transport, base_url="http://cx.test") as c2:
+        async with http_client(other) as c2:
             assert await metric(c2) == first
         assert stats(other)[:2] == (1, 0)
 

@@ -15,7 +15,7 @@ import pytest
 
 from service.app import create_app
 from service.embedded import EmbeddedMongo
-from tests.conftest import make_settings, serving
+from tests.conftest import http_client, make_settings, serving
 from tests.graphql import gql
 from tests.integration.builders import answer, define_journey, response, submit_responses
 
@@ -107,12 +107,10 @@ async def test_a_stopped_database_is_still_unavailable(tmp_path: Path) -> None:
     settings = make_settings(server.start(), mongo_server_selection_timeout_s=0.5)
     app = create_app(settings)
     try:
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-                await submit_responses(client, records()[:4])
-                server.stop()
-                body = await gql(client, DASHBOARD, {"window": WINDOW})
+        async with app.router.lifespan_context(app), http_client(app) as client:
+            await submit_responses(client, records()[:4])
+            server.stop()
+            body = await gql(client, DASHBOARD, {"window": WINDOW})
     finally:
         server.stop()
     codes = {e["path"][0]: e["extensions"]["code"] for e in body["errors"]}

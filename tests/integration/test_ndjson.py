@@ -14,6 +14,7 @@ from starlette.applications import Starlette
 
 from service.ids import record_id
 from service.ingest import ndjson
+from tests.conftest import api_key
 from tests.integration.builders import (
     SOURCE,
     all_docs,
@@ -315,11 +316,13 @@ async def asgi_post(
 ) -> tuple[int, list[bytes]]:
     """POST straight to the ASGI app, keeping each body message the app sends (httpx's
     ASGITransport joins them) and calling ``on_piece`` as each one arrives."""
+    key = (await api_key(app)).encode()
     scope = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
         "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
         "root_path": "", "client": ("127.0.0.1", 5000), "server": ("cxgraph.test", 80),
-        "headers": [(b"host", b"cxgraph.test"), (b"content-type", NDJSON.encode())],
+        "headers": [(b"host", b"cxgraph.test"), (b"content-type", NDJSON.encode()),
+                    (b"authorization", b"Bearer " + key)],
     }  # fmt: skip
     status = 0
     pieces: list[bytes] = []

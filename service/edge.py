@@ -1,0 +1,139 @@
+"""The HTTP edge: every request gets its id, a bounded body and — outside the probes — a
+principal (credential, tenant, scopes) and a rate-limit verdict, built once here and
+handed to GraphQL and the NDJSON route alike through ``scope["state"]``."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.auth.authenticator import Unauthenticated
+from service.auth.principal import Scope as Permission
+
+OPEN_PATHS = frozenset({"/livez", "/readyz"})
+LIMITED_BODY_PATHS = frozenset({"/graphql"})  # NDJSON streams, with limits of its own
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def error_body(message: str, code: str, **extensions: Any) -> bytes:
+    return json.dumps(
+        {"errors": [{"message": message, "extensions": {"code": code, **extensions}}]}
+    ).encode()
+
+
+class Edge:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        given = headers.get("x-request-id", "")
+        request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        send = _with_request_id(send, request_id)
+        path = scope["path"]
+        if path in OPEN_PATHS:
+            await self.app(scope, receive, send)
+            return
+        cx = scope["app"].state.cx
+        settings = cx.settings
+        if path == "/metrics" and settings.metrics_public:
+            await self.app(scope, receive, send)
+            return
+        ide_page = scope["method"] == "GET" and "text/html" in headers.get("accept", "")
+        if path == "/graphql" and ide_page and settings.graphiql:  # GraphiQL sends keys itself
+            await self.app(scope, receive, send)
+            return
+        if path in LIMITED_BODY_PATHS:
+            buffered = await _read_body(receive, settings.max_body_bytes)
+            if buffered is None:
+                limit = settings.max_body_bytes
+                await _answer(send, 413, error_body(
+                    f"the request body is larger than {limit} bytes (CX_MAX_BODY_BYTES)",
+                    "PAYLOAD_TOO_LARGE", limit=limit))  # fmt: skip
+                return
+            receive = _replay(buffered, receive)
+        try:
+            principal = await cx.authenticator.authenticate(headers)
+        except Unauthenticated as exc:
+            await _answer(send, 401, error_body(str(exc), "UNAUTHENTICATED"),
+                          [(b"www-authenticate", b'Bearer realm="cxgraph"')])  # fmt: skip
+            return
+        if path == "/metrics" and not principal.allows(Permission.ADMIN):
+            await _answer(send, 403, error_body("/metrics needs the scope admin", "FORBIDDEN",
+                                                scope="admin"))  # fmt: skip
+            return
+        verdict = await cx.rate_limiter.hit(principal.credential_id)
+        if not verdict.allowed:
+            await _answer(send, 429, error_body(
+                f"too many requests for this credential; retry in {verdict.retry_after_s} s",
+                "RATE_LIMITED", retryAfterSeconds=verdict.retry_after_s),
+                [(b"retry-after", str(verdict.retry_after_s).encode())])  # fmt: skip
+            return
+        state["principal"] = principal
+        await self.app(scope, receive, send)
+
+
+def _with_request_id(send: Send, request_id: str) -> Send:
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", []),
+                                   (b"x-request-id", request_id.encode())]  # fmt: skip
+        await send(message)
+
+    return sending
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole body, or None as soon as it passes ``limit`` (nothing more is read)."""
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replaying() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replaying
+
+
+async def _answer(
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})  # fmt: skip

@@ -1,0 +1,80 @@
+"""Per-credential request rate limits (the ``limits`` library), in memory or in Redis.
+
+With Redis the limit is shared by every replica. If Redis fails, the limiter falls back to
+this process's own counts — never to no limit, and never to an error for the request.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from limits import RateLimitItemPerMinute
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+
+from service.settings import Settings
+
+log = logging.getLogger("cxgraph.limits")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    allowed: bool
+    retry_after_s: int = 0
+
+
+class RateLimiter:
+    def __init__(self, settings: Settings) -> None:
+        self.item = RateLimitItemPerMinute(max(settings.rate_limit_per_minute, 1))
+        self.enabled = settings.rate_limit_per_minute > 0
+        self.refused = 0
+        self._local = MovingWindowRateLimiter(MemoryStorage())
+        self._shared: MovingWindowRateLimiter | None = None
+        self._storage: Storage | None = None
+        if settings.rate_limit_storage == "redis":
+            uri = "async+" + settings.redis_url
+            self._storage = RedisStorage(uri, implementation="redispy", socket_timeout=0.5,
+                                         socket_connect_timeout=0.5)  # fmt: skip
+            self._shared = MovingWindowRateLimiter(self._storage)
+        self._failing = False
+
+    async def hit(self, credential_id: str) -> Verdict:
+        if not self.enabled:
+            return Verdict(True)
+        limiter = self._local
+        if self._shared is not None:
+            try:
+                allowed = await self._shared.hit(self.item, credential_id)
+                limiter = self._shared
+                self._recovered()
+            except Exception as exc:  # Redis down: per-process limits
+                self._failed(exc)
+                allowed = await self._local.hit(self.item, credential_id)
+        else:
+            allowed = await self._local.hit(self.item, credential_id)
+        if allowed:
+            return Verdict(True)
+        self.refused += 1
+        try:
+            stats = await limiter.get_window_stats(self.item, credential_id)
+            retry = max(1, int(stats.reset_time - _now()) + 1)
+        except Exception:
+            retry = 60
+        return Verdict(False, retry)
+
+    def _failed(self, exc: Exception) -> None:
+        if not self._failing:
+            log.warning("rate-limit storage unavailable, limiting per process: %r", exc)
+            self._failing = True
+
+    def _recovered(self) -> None:
+        if self._failing:
+            log.info("rate-limit storage available again")
+            self._failing = False
+
+
+def _now() -> float:
+    import time
+
+    return time.time()

@@ -43,10 +43,12 @@ typecheck: install
 ## Re-pin dependencies after editing pyproject.toml
 lock: install
 	$(BIN)/python -m pip install --quiet uv
-	$(BIN)/uv pip compile pyproject.toml --extra dev --extra embedded --extra motor \
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra embedded --extra motor --extra otel \
 		--python-version 3.11 --universal -o requirements/dev.lock
-	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --universal \
+	$(BIN)/uv pip compile pyproject.toml --extra otel --python-version 3.11 --universal \
 		-o requirements/prod.lock
+	$(BIN)/uv pip compile requirements/deploy-tools.in --python-version 3.11 \
+		-o requirements/deploy-tools.lock
 
 schema: install
 	$(BIN)/cxgraph schema export > schema.graphql

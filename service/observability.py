@@ -93,7 +93,16 @@ class OperationMetrics(SchemaExtension):
 
     async def on_operation(self) -> AsyncIterator[None]:
         started = time.perf_counter()
-        yield
+        raised: Exception | None = None
+        try:
+            yield
+        except Exception as exc:  # e.g. a syntax error raised by ParserCache: answered later
+            raised = exc
+            raise
+        finally:
+            self._record(time.perf_counter() - started, raised)
+
+    def _record(self, seconds: float, raised: Exception | None) -> None:
         request = getattr(self.execution_context.context, "request", None)
         obs = getattr(request.app.state, "observability", None) if request else None
         if not isinstance(obs, Observability):
@@ -102,10 +111,16 @@ class OperationMetrics(SchemaExtension):
         errors = list(self.execution_context.pre_execution_errors or [])
         if result is not None and result.errors:
             errors.extend(result.errors)
+        if raised is not None:
+            errors.append(
+                raised
+                if isinstance(raised, GraphQLError)
+                else GraphQLError(str(raised), original_error=raised)
+            )
         outcome = outcome_of(errors)
         label = obs.operation_label(self.execution_context.operation_name)
         obs.operations.labels(label, outcome).inc()
-        obs.operation_seconds.labels(label).observe(time.perf_counter() - started)
+        obs.operation_seconds.labels(label).observe(seconds)
 
 
 class MongoCommandMetrics(monitoring.CommandListener):

@@ -40,7 +40,9 @@ class Tracing:
     def otlp(cls, endpoint: str) -> Tracing:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        return cls.to_exporter(OTLPSpanExporter(endpoint=endpoint.rstrip("/") + "/v1/traces"))
+        # A collector that is down must not hold up shutdown past its allowance (4 s in k8s/).
+        exporter = OTLPSpanExporter(endpoint=endpoint.rstrip("/") + "/v1/traces", timeout=2)
+        return cls.to_exporter(exporter)
 
     def schema_extension(self) -> type[SchemaExtension]:
         tracer = self.tracer

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import AsyncIterator
 
 import httpx
@@ -16,7 +17,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from service.app import create_app
 from service.settings import Settings
 from service.tracing import Tracing
-from tests.conftest import http_client
+from tests.conftest import http_client, make_settings
+from tests.deploy.test_k8s import CLOSE_ALLOWANCE_S
 from tests.graphql import gql_ok
 from tests.integration.builders import answer, response, submit_responses
 
@@ -122,3 +124,16 @@ def test_without_the_endpoint_tracing_is_neither_imported_nor_needed(mongo_uri: 
                          timeout=60, env=env)  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+async def test_a_collector_that_is_down_neither_fails_requests_nor_holds_up_shutdown(
+    mongo_uri: str,
+) -> None:
+    settings = make_settings(mongo_uri, otel_endpoint="http://127.0.0.1:1")
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        async with http_client(app) as client:
+            assert await gql_ok(client, "query Journeys { journeys { key } }") == {"journeys": []}
+        await app.state.cx.mongo.client.drop_database(settings.mongo_db)
+        started = time.monotonic()
+    assert time.monotonic() - started < CLOSE_ALLOWANCE_S

@@ -4,8 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LOCK := requirements/dev.lock
+# The deployment checks' tools live apart, so checkov's dependencies never meet the service's.
+TOOLS := .venv-tools
+TOOLS_STAMP := $(TOOLS)/.installed
+TOOLS_LOCK := requirements/deploy-tools.lock
 
-.PHONY: install run test lint format typecheck lock schema bench clean
+.PHONY: install tools run test lint format typecheck deploy-check lock schema bench clean
 
 install: $(STAMP)
 
@@ -17,15 +21,24 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
+tools: $(TOOLS_STAMP)
+
+$(TOOLS_STAMP): $(TOOLS_LOCK)
+	test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --upgrade pip
+	$(TOOLS)/bin/python -m pip install --quiet -r $(TOOLS_LOCK)
+	touch $(TOOLS_STAMP)
+
 ## Serve GraphQL on http://127.0.0.1:8000/graphql (embedded database + demo data when CX_MONGO_URI is unset)
 run: install
 	$(BIN)/cxgraph dev
 
 ## The whole test suite (lint and types first), against the embedded database and a real Redis
-test: install
+test: install tools
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	scripts/check-deploy.sh
 	scripts/ensure-redis.sh
 	$(BIN)/python -m pytest
 
@@ -40,13 +53,19 @@ format: install
 typecheck: install
 	$(BIN)/mypy
 
+## hadolint on the Dockerfile; k8s/ overlays rendered, schema-validated and scanned by checkov
+deploy-check: tools
+	scripts/check-deploy.sh
+
 ## Re-pin dependencies after editing pyproject.toml
 lock: install
 	$(BIN)/python -m pip install --quiet uv
-	$(BIN)/uv pip compile pyproject.toml --extra dev --extra embedded --extra motor \
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra embedded --extra motor --extra otel \
 		--python-version 3.11 --universal -o requirements/dev.lock
-	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --universal \
+	$(BIN)/uv pip compile pyproject.toml --extra otel --python-version 3.11 --universal \
 		-o requirements/prod.lock
+	$(BIN)/uv pip compile requirements/deploy-tools.in --python-version 3.11 \
+		-o requirements/deploy-tools.lock
 
 schema: install
 	$(BIN)/cxgraph schema export > schema.graphql
@@ -56,4 +75,4 @@ bench: install
 	$(BIN)/python -m bench.report
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache

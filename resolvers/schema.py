@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaxAliasesLimiter, ParserCache, QueryDepthLimiter, ValidationCache
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
 
 from resolvers.mutation import Mutation
 from resolvers.query import Query
@@ -18,7 +25,8 @@ class CxSchema(strawberry.Schema):
         log_errors(errors)
 
 
-def build_schema() -> strawberry.Schema:
+def build_schema(extensions: Sequence[type[SchemaExtension]] = ()) -> strawberry.Schema:
+    """``extensions``: the app's own (metrics, tracing), around every operation."""
     return CxSchema(
         query=Query,
         mutation=Mutation,
@@ -28,5 +36,6 @@ def build_schema() -> strawberry.Schema:
             lambda: MaxAliasesLimiter(max_alias_count=30),
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),
+            *extensions,
         ],
     )

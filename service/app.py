@@ -8,12 +8,13 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
+from strawberry.extensions import SchemaExtension
 from strawberry.http import GraphQLHTTPResponse, process_result
 from strawberry.types import ExecutionResult
 
@@ -30,11 +31,22 @@ from service.ingest.ndjson import ingest_ndjson
 from service.ingest.service import Ingestor
 from service.metrics.drift import DriftMonitor
 from service.metrics.service import MetricsService, answer_params, cache_codec
+from service.observability import (
+    CountingIngestor,
+    MongoCommandMetrics,
+    Observability,
+    OperationMetrics,
+    RefusalCounter,
+)
 from service.rate_limits import RateLimiter
 from service.reader import Reader
 from service.settings import Settings, get_settings
+from service.shutdown import Lifecycle
 from service.store.client import PING_TIMEOUT_S, Mongo, connect
 from service.store.indexes import ensure_indexes
+
+if TYPE_CHECKING:
+    from service.tracing import Tracing
 
 log = logging.getLogger("cxgraph")
 
@@ -111,20 +123,38 @@ def _start_maintenance(state: AppState) -> None:
                             state.drift.run_once))  # fmt: skip
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    lifecycle: Lifecycle | None = None,
+    tracing: Tracing | None = None,
+) -> Starlette:
+    """The app. ``lifecycle`` is shared with the server that drains it on SIGTERM;
+    ``tracing`` overrides the one CX_OTEL_ENDPOINT would build (tests use an in-memory one)."""
     settings = settings or get_settings()
+    lifecycle = lifecycle or Lifecycle()
+    observability = Observability()
+    if tracing is None and settings.otel_endpoint:
+        from service.tracing import Tracing  # the `otel` extra, imported only when asked for
+
+        tracing = Tracing.otlp(settings.otel_endpoint)
+    listeners: list[Any] = [MongoCommandMetrics(observability)]
+    if tracing is not None:
+        listeners.append(tracing.mongo_listener())
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        mongo = connect(settings)
+        mongo = connect(settings, event_listeners=listeners)
         cache = MetricCache(
             build_backend(settings), settings.cache_ttl_s, cache_codec(), answer_params(settings)
         )
+        if tracing is not None:  # after MetricCache has hooked its stats into the backend
+            cache.backend = tracing.traced_cache(cache.backend)
         state = AppState(
             settings=settings,
             mongo=mongo,
             reader=Reader(mongo, settings),
-            ingestor=Ingestor(mongo, settings),
+            ingestor=CountingIngestor(mongo, settings, observability=observability),
             metrics=MetricsService(mongo, settings, cache),
             cache=cache,
             drift=DriftMonitor(mongo, settings),
@@ -142,21 +172,26 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             yield
         finally:
+            # In-flight requests are done (uvicorn waited for them): now close the clients.
             for task in list(state.background):
                 task.cancel()
             try:
                 await cache.close()
             finally:
                 await mongo.close()
+                if tracing is not None:
+                    tracing.shutdown()
 
+    extensions: list[type[SchemaExtension]] = [OperationMetrics]
+    if tracing is not None:
+        extensions.append(tracing.schema_extension())
     graphql_app = CxGraphQL(
-        build_schema(),
+        build_schema(extensions),
         graphql_ide="graphiql" if settings.graphiql else None,
         allow_queries_via_get=False,
     )
 
-    return Starlette(
-        middleware=[Middleware(Edge)],
+    app = Starlette(
         routes=[
             Route("/graphql", graphql_app),
             Route("/livez", livez),
@@ -164,8 +199,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/ingest/{collection}", ingest_ndjson, methods=["POST"]),
             Route("/metrics", prometheus_metrics),
         ],
+        # Outermost first: the refusal counter sees the edge's 401/413/429 answers.
+        middleware=[Middleware(RefusalCounter, obs=observability), Middleware(Edge)],
         lifespan=lifespan,
     )
+    app.state.lifecycle = lifecycle
+    app.state.observability = observability
+    return app
 
 
 def export_sdl() -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -15,11 +16,24 @@ log = logging.getLogger("cxgraph")
 
 
 def _serve(settings: Settings, host: str, port: int) -> None:
+    import functools
+
     import uvicorn
 
     from service.app import create_app
+    from service.shutdown import GracefulServer, Lifecycle
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level)
+    lifecycle = Lifecycle()
+    config = uvicorn.Config(
+        functools.partial(create_app, settings, lifecycle=lifecycle),
+        factory=True,
+        host=host,
+        port=port,
+        log_level=settings.log_level,
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_s),
+        server_header=False,
+    )
+    GracefulServer(config, lifecycle, settings.shutdown_delay_s).run()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

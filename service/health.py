@@ -1,4 +1,4 @@
-"""Liveness and readiness for Kubernetes probes."""
+"""Liveness, readiness (503 from SIGTERM on) and the Prometheus endpoint."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ async def livez(request: Request) -> JSONResponse:
 
 
 async def readyz(request: Request) -> JSONResponse:
+    if request.app.state.lifecycle.draining:
+        return JSONResponse({"status": "draining"}, status_code=503)
     state = request.app.state.cx
     if not state.indexes_ready:
         return JSONResponse({"status": "starting", "mongo": "indexes pending"}, status_code=503)
@@ -20,7 +22,7 @@ async def readyz(request: Request) -> JSONResponse:
 
 
 async def prometheus_metrics(request: Request) -> PlainTextResponse:
-    """Process counters in the Prometheus text format."""
+    """Process counters in the Prometheus text format: the cache's, then the app's registry."""
     state = request.app.state.cx
     stats, drift = state.cache.stats, state.drift.stats
     lines = [
@@ -46,4 +48,5 @@ async def prometheus_metrics(request: Request) -> PlainTextResponse:
         "# TYPE cx_rollup_drift_checked_days_total counter",
         f"cx_rollup_drift_checked_days_total {drift.days_checked}",
     ]
-    return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
+    text = "\n".join(lines) + "\n" + request.app.state.observability.exposition().decode()
+    return PlainTextResponse(text, media_type="text/plain; version=0.0.4")

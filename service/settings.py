@@ -96,6 +96,17 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     log_level: str = "info"
+    shutdown_delay_s: float = Field(
+        default=1.0,
+        ge=0,
+        description="After SIGTERM: /readyz answers 503 while new requests are still served.",
+    )
+    shutdown_grace_s: float = Field(
+        default=20.0, gt=0, description="Then: how long in-flight requests may take to finish."
+    )
+    otel_endpoint: str | None = Field(
+        default=None, description="OTLP/HTTP collector URL; unset, tracing is off."
+    )
 
     @model_validator(mode="after")
     def _production_needs_credentials(self) -> Settings:

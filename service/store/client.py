@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,7 +73,12 @@ class Mongo:
             await result
 
 
-def connect(settings: Settings, uri: str | None = None, db_name: str | None = None) -> Mongo:
+def connect(
+    settings: Settings,
+    uri: str | None = None,
+    db_name: str | None = None,
+    event_listeners: Sequence[Any] = (),
+) -> Mongo:
     uri = uri or settings.mongo_uri
     if not uri:
         raise RuntimeError("CX_MONGO_URI is not set (make run starts an embedded database)")
@@ -84,6 +89,8 @@ def connect(settings: Settings, uri: str | None = None, db_name: str | None = No
         "tz_aware": True,
         "appname": "cxgraph",
     }
+    if event_listeners:  # command timings for /metrics and tracing
+        options["event_listeners"] = list(event_listeners)
     client: Any
     if settings.mongo_driver is MongoDriver.MOTOR:
         try:

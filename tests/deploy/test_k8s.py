@@ -21,7 +21,7 @@ KUBECTL = ROOT / ".venv-tools/bin/kubectl"
 CLOSE_ALLOWANCE_S = 4  # closing the MongoDB and Redis clients after the drain
 SETTINGS = {f"CX_{name.upper()}" for name in Settings.model_fields}
 # Keys the Secret template carries for features that read them under these names.
-PENDING_SETTINGS = {"CX_JWT_SECRET"}
+PENDING_SETTINGS: set[str] = set()
 
 
 def render(overlay: str) -> list[dict[str, Any]]:

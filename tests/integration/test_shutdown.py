@@ -48,7 +48,7 @@ def server(mongo_uri: str, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[by
     port, db = free_port(), f"cxtest_{uuid.uuid4().hex[:12]}"
     env = {**os.environ, "CX_MONGO_URI": mongo_uri, "CX_MONGO_DB": db, "CX_PORT": str(port),
            "CX_SHUTDOWN_DELAY_S": str(DELAY_S), "CX_SHUTDOWN_GRACE_S": "20",
-           "CX_CACHE_BACKEND": "memory"}  # fmt: skip
+           "CX_CACHE_BACKEND": "memory", "CX_AUTH": "disabled"}  # fmt: skip
     log = (tmp_path / "server.log").open("wb")
     proc = subprocess.Popen([sys.executable, "-m", "service.cli", "serve"], cwd=ROOT, env=env,
                             stdout=log, stderr=subprocess.STDOUT)  # fmt: skip

@@ -108,7 +108,8 @@ def test_without_the_endpoint_tracing_is_neither_imported_nor_needed(mongo_uri: 
 
         async def main():
             app = create_app(Settings(mongo_uri={mongo_uri!r}, mongo_db="cxtest_notrace",
-                                      cache_backend="redis", redis_url="redis://127.0.0.1:1/0"))
+                                      cache_backend="redis", redis_url="redis://127.0.0.1:1/0",
+                                      auth="disabled"))
             async with app.router.lifespan_context(app):
                 transport = httpx.ASGITransport(app=app)
                 async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:

@@ -50,7 +50,8 @@ class MetricValue:
 
 DEFINITIONS: dict[MetricKind, str] = {
     MetricKind.NPS: "100·(promoters − detractors)/N on 0–10 answers; promoters 9–10, detractors "
-    "0–6; MoE = 1.96·100·√((pP + pD − (pP − pD)²)/N)",
+    "0–6; adjusted-Wald interval (Rocks 2016: N + 3, promoters and detractors + ¾), clipped "
+    "to [−100, 100]; none when N < 2",
     MetricKind.NPS_MEAN_LIKELIHOOD: "the source document's 'NPS': Σ likelihood / N × 100 "
     "(100 × the mean 0–10 answer); not the standard NPS",
     MetricKind.CSAT: "top-2-box: 100 · answers in the top two points of the scale / N; "
@@ -121,13 +122,21 @@ def _nps(hist: Counter[float], scale: tuple[int, int]) -> MetricValue:
     n = sum(c for _, c in items)
     promoters = sum(c for v, c in items if v >= 9)
     detractors = sum(c for v, c in items if v <= 6)
-    p_p, p_d = promoters / n, detractors / n
     value = 100 * (promoters - detractors) / n
-    moe = 1.96 * 100 * math.sqrt(max(p_p + p_d - (p_p - p_d) ** 2, 0.0) / n)
+    # Adjusted Wald (Rocks 2016): the plain Wald interval has zero width at n = 1 or when
+    # every answer falls in one group, and covers far below 95% at small n.
+    interval = stats.nps_adjusted_wald(promoters, detractors, n)
+    low = high = moe = None
+    if interval is not None:
+        centre, half = interval
+        low, high, moe = (
+            max(100 * (centre - half), -100.0),
+            min(100 * (centre + half), 100.0),
+            100 * half,
+        )
     return MetricValue(
         kind=MetricKind.NPS, value=value, n=n, numerator=promoters - detractors, denominator=n,
-        scale_min=scale[0], scale_max=scale[1],
-        ci_low=max(value - moe, -100.0), ci_high=min(value + moe, 100.0), margin_of_error=moe,
+        scale_min=scale[0], scale_max=scale[1], ci_low=low, ci_high=high, margin_of_error=moe,
         distribution=Distribution(promoters, n - promoters - detractors, detractors),
         sample=Sample(n=n, promoters=promoters, detractors=detractors),
     )  # fmt: skip

@@ -79,7 +79,6 @@ DIMENSION_COLUMN = {
 }
 
 Z95 = float(stats.norm.ppf(0.975))
-NPS_Z = 1.96  # docs/metrics.md writes the NPS margin of error with 1.96 itself
 MAX_WINDOW = timedelta(days=400)  # CX_MAX_WINDOW_DAYS default
 
 
@@ -324,15 +323,21 @@ def _survey_result(kind: str, answers: pd.DataFrame, min_sample: int) -> Result:
         }
         if n == 0:
             return _result(numerator=0, denominator=0, distribution=distribution, **common)
-        p_p, p_d = promoters / n, detractors / n
-        value = 100 * (promoters - detractors) / n
-        moe = NPS_Z * 100 * math.sqrt(max(p_p + p_d - (p_p - p_d) ** 2, 0.0) / n)
+        low = high = moe = None
+        if n >= 2:
+            # Adjusted Wald (Rocks 2016): n + 3 answers, promoters and detractors + 3/4 each;
+            # the Wald interval of that adjusted NPS, clipped to [−100, 100].
+            n_adj = n + 3
+            q_p, q_d = (promoters + 0.75) / n_adj, (detractors + 0.75) / n_adj
+            centre = q_p - q_d
+            moe = 100 * Z95 * math.sqrt((q_p + q_d - centre**2) / n_adj)
+            low, high = max(100 * centre - moe, -100.0), min(100 * centre + moe, 100.0)
         return _result(
-            value=value,
+            value=100 * (promoters - detractors) / n,
             numerator=promoters - detractors,
             denominator=n,
-            low=max(value - moe, -100.0),
-            high=min(value + moe, 100.0),
+            low=low,
+            high=high,
             marginOfError=moe,
             distribution=distribution,
             **common,
@@ -675,19 +680,14 @@ def _welch(a: np.ndarray, b: np.ndarray) -> float | None:
     return float(result.pvalue)
 
 
-def _nps_z(a: Result, b: Result) -> float | None:
-    def parts(r: Result) -> tuple[float, float]:
-        n = r["n"]
-        p_p = r["distribution"]["promoters"] / n
-        p_d = r["distribution"]["detractors"] / n
-        return p_p - p_d, (p_p + p_d - (p_p - p_d) ** 2) / n
+def _nps_scores(units: pd.DataFrame) -> np.ndarray:
+    x = units["value"].to_numpy(dtype=float)
+    return np.where(x >= 9, 1.0, np.where(x <= 6, -1.0, 0.0))
 
-    nps_a, var_a = parts(a)
-    nps_b, var_b = parts(b)
-    se = math.sqrt(max(var_a + var_b, 0.0))
-    if se == 0:  # CHOICE: as above, an undefined statistic gives a null p-value
-        return None
-    return _two_sided((nps_b - nps_a) / se)
+
+def _nps_welch(a: pd.DataFrame, b: pd.DataFrame) -> float | None:
+    # Welch's t-test on the promoter +1 / passive 0 / detractor −1 scores of each answer.
+    return _welch(_nps_scores(a), _nps_scores(b))
 
 
 def compare(
@@ -722,7 +722,7 @@ def compare(
                 _samples(kind, units_b, result_b["scaleMin"], result_b["scaleMax"]),
             )
         elif kind == "NPS":
-            p_value = _nps_z(result_a, result_b)
+            p_value = _nps_welch(units_a, units_b)
         # RESPONSE_COUNT, CLV: no test
     # CHOICE: without a p-value, `significant` is null too.
     significant = None if p_value is None else p_value < 0.05

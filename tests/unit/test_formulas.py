@@ -60,38 +60,57 @@ def compute(kind: MetricKind, hist: dict[float, int], scale: tuple[int, int]) ->
 NPS_HIST = {10: 2, 9: 1, 8: 2, 7: 1, 6: 1, 3: 2, 0: 1}  # P = 3, passives = 3, D = 4, N = 10
 
 
-def test_nps_value_distribution_and_moe() -> None:
+def adjusted_wald(p: int, d: int, n: int) -> tuple[float, float, float]:
+    """(low, high, MoE) × 100: Rocks' adjusted Wald, n + 3 and ¾ added to P and D."""
+    pp, pd = (p + 0.75) / (n + 3), (d + 0.75) / (n + 3)
+    moe = 100 * Z * math.sqrt((pp + pd - (pp - pd) ** 2) / (n + 3))
+    centre = 100 * (pp - pd)
+    return max(centre - moe, -100.0), min(centre + moe, 100.0), moe
+
+
+def test_nps_value_distribution_and_adjusted_wald_interval() -> None:
     v = compute(K.NPS, NPS_HIST, (0, 10))
     assert (v.kind, v.value, v.n, v.numerator, v.denominator) == (K.NPS, -10.0, 10, -1, 10)
     assert (v.scale_min, v.scale_max) == (0, 10)
     assert v.distribution == Distribution(promoters=3, passives=3, detractors=4)
-    # MoE = 1.96·100·√((pP + pD − (pP − pD)²)/N) = 196·√(0.69/10)
-    moe = 196 * math.sqrt(0.069)
-    assert v.margin_of_error == pytest.approx(moe, rel=1e-15)
-    assert v.ci_low == pytest.approx(-10.0 - moe, rel=1e-15)
-    assert v.ci_high == pytest.approx(-10.0 + moe, rel=1e-15)
+    # ñ = 13, p̃P = 3.75/13, p̃D = 4.75/13: centre −100/13, MoE = 100·z·√((8.5/13 − 1/169)/13)
+    moe = 100 * Z * math.sqrt((8.5 / 13 - 1 / 169) / 13)
+    assert moe == pytest.approx(43.7563, abs=1e-4)
+    assert v.margin_of_error == pytest.approx(moe, rel=1e-14)
+    assert v.ci_low == pytest.approx(-100 / 13 - moe, rel=1e-14)
+    assert v.ci_high == pytest.approx(-100 / 13 + moe, rel=1e-14)
     assert v.sample == Sample(n=10, promoters=3, detractors=4)
 
 
 def test_nps_interval_is_clipped_but_moe_is_not() -> None:
     high = compute(K.NPS, {10: 5, 9: 4, 8: 1}, (0, 10))  # P = 9, D = 0
-    moe = 196 * math.sqrt((0.9 - 0.81) / 10)
+    low_bound, high_bound, moe = adjusted_wald(9, 0, 10)
     assert high.value == 90.0
-    assert high.margin_of_error == pytest.approx(moe, rel=1e-15)
-    assert 90.0 + moe > 100
+    assert high.margin_of_error == pytest.approx(moe, rel=1e-14)
+    assert 100 * 9 / 13 + moe > 100 and high_bound == 100.0
     assert high.ci_high == 100.0
-    assert high.ci_low == pytest.approx(90.0 - moe, rel=1e-15)
+    assert high.ci_low == pytest.approx(low_bound, rel=1e-14)
 
     low = compute(K.NPS, {0: 3, 6: 6, 7: 1}, (0, 10))  # D = 9
     assert low.value == -90.0
     assert low.ci_low == -100.0
-    assert low.ci_high == pytest.approx(-90.0 + moe, rel=1e-15)
+    assert low.ci_high == pytest.approx(-low_bound, rel=1e-14)
     assert low.distribution == Distribution(promoters=0, passives=1, detractors=9)
 
 
-def test_nps_all_promoters_has_zero_moe() -> None:
+def test_nps_all_promoters_has_an_interval_of_nonzero_width() -> None:
+    # the Wald interval was 100 ± 0 here
     v = compute(K.NPS, {10: 3, 9: 2}, (0, 10))
-    assert (v.value, v.margin_of_error, v.ci_low, v.ci_high) == (100.0, 0.0, 100.0, 100.0)
+    low, high, moe = adjusted_wald(5, 0, 5)
+    assert v.value == 100.0
+    assert (v.ci_low, v.ci_high) == (pytest.approx(low, rel=1e-14), high)
+    assert v.ci_low is not None and v.ci_low < 70.0
+    assert v.margin_of_error == pytest.approx(moe, rel=1e-14)
+
+
+def test_nps_has_no_interval_with_one_answer() -> None:
+    v = compute(K.NPS, {9: 1}, (0, 10))
+    assert (v.value, v.ci_low, v.ci_high, v.margin_of_error) == (100.0, None, None, None)
 
 
 def test_nps_boundaries_6_is_a_detractor_7_and_8_passive_9_promoter() -> None:

@@ -149,11 +149,13 @@ def test_nps_value_distribution_and_margin_of_error() -> None:
     assert result["value"] == approx(30.0)
     assert (result["numerator"], result["denominator"]) == (3, 10)
     assert (result["scaleMin"], result["scaleMax"]) == (0, 10)
-    moe = 1.96 * 100 * math.sqrt((0.5 + 0.2 - (0.5 - 0.2) ** 2) / 10)  # √0.061 · 196
-    assert moe == approx(48.40843)
+    # adjusted Wald: ñ = 13, p̃P = 5.75/13, p̃D = 2.75/13, centre = 300/13 ≈ 23.08
+    z = 1.959963984540054
+    moe = z * 100 * math.sqrt((8.5 / 13 - (3 / 13) ** 2) / 13)
+    assert moe == pytest.approx(42.1275, abs=1e-4)
     assert result["marginOfError"] == approx(moe)
-    assert result["low"] == approx(30 - moe)
-    assert result["high"] == approx(30 + moe)
+    assert result["low"] == approx(300 / 13 - moe)
+    assert result["high"] == approx(300 / 13 + moe)
     assert result["lowSample"] is True
     assert metric(nps_dataset(), "NPS", MARCH, min_sample=10)["lowSample"] is False
 
@@ -164,9 +166,10 @@ def test_nps_bounds_are_clipped_but_not_the_margin_of_error() -> None:
     result = metric(ds, "NPS", MARCH)
 
     assert result["value"] == approx(80.0)
-    moe = 196 * math.sqrt((0.9 + 0.1 - 0.8**2) / 10)  # 37.19
+    # adjusted Wald: p̃P = 9.75/13, p̃D = 1.75/13, centre = 800/13 ≈ 61.5, MoE ≈ 40.2
+    moe = 1.959963984540054 * 100 * math.sqrt((11.5 / 13 - (8 / 13) ** 2) / 13)
     assert result["marginOfError"] == approx(moe)
-    assert result["low"] == approx(80 - moe)
+    assert result["low"] == approx(800 / 13 - moe)
     assert result["high"] == 100.0
 
 
@@ -615,7 +618,7 @@ def test_clv_is_null_without_churn_and_other_filters_are_refused() -> None:
 # ----------------------------------------------------------------------------- compare
 
 
-def test_compare_nps_with_the_z_test() -> None:
+def test_compare_nps_with_welch_on_the_scores() -> None:
     ds = Dataset(
         responses=[response(at(2), [nps(v)]) for v in NPS_VALUES]
         + [response(at(20), [nps(v)]) for v in [10] * 5 + [9] * 4 + [3]]
@@ -626,8 +629,12 @@ def test_compare_nps_with_the_z_test() -> None:
     result = compare(ds, "NPS", a, b)
 
     assert result["difference"] == approx(50.0)
-    z = (0.8 - 0.3) / math.sqrt(0.61 / 10 + 0.36 / 10)
-    assert result["pValue"] == approx(math.erfc(z / math.sqrt(2)))
+    # scores: a = five +1, three 0, two −1 (mean .3, s² = (7 − 10·.09)/9); b = nine +1, one −1
+    va, vb = (7 - 10 * 0.09) / 9, (10 - 10 * 0.64) / 9
+    se2 = va / 10 + vb / 10
+    t = (0.8 - 0.3) / math.sqrt(se2)
+    df = se2**2 / ((va / 10) ** 2 / 9 + (vb / 10) ** 2 / 9)
+    assert result["pValue"] == approx(2 * stats.t.sf(t, df))
     assert result["significant"] is False
 
 

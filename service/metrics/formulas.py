@@ -53,18 +53,22 @@ DEFINITIONS: dict[MetricKind, str] = {
     "0–6; adjusted-Wald interval (Rocks 2016: N + 3, promoters and detractors + ¾), clipped "
     "to [−100, 100]; none when N < 2",
     MetricKind.NPS_MEAN_LIKELIHOOD: "the source document's 'NPS': Σ likelihood / N × 100 "
-    "(100 × the mean 0–10 answer); not the standard NPS",
+    "(100 × the mean 0–10 answer); not the standard NPS; t-interval clipped to "
+    "[0, 1000]",
     MetricKind.CSAT: "top-2-box: 100 · answers in the top two points of the scale / N; "
     "Wilson interval",
-    MetricKind.CSAT_SCORE_PERCENT: "the source document's CSAT: Σ ratings / (N × scale max) × 100",
-    MetricKind.CES: "the source document's CES: Σ ratings / N (mean effort score); t-interval",
+    MetricKind.CSAT_SCORE_PERCENT: "the source document's CSAT: Σ ratings / (N × scale max) × "
+    "100; t-interval clipped to [100·min/max, 100]",
+    MetricKind.CES: "the source document's CES: Σ ratings / N (mean effort score); t-interval "
+    "clipped to the scale",
     MetricKind.CES_PERCENT_EASY: "100 · answers in the top two ('easy') points / N; Wilson",
     MetricKind.FCR: "100 · cases resolved with exactly one contact / cases with a contact in "
     "the window (open cases included); Wilson interval",
-    MetricKind.EMOTION: "mean EMOTION answer Σx/N; t-interval",
-    MetricKind.VALUE_FOR_EFFORT: "mean VALUE_FOR_EFFORT answer Σx/N; t-interval",
+    MetricKind.EMOTION: "mean EMOTION answer Σx/N; t-interval clipped to the scale",
+    MetricKind.VALUE_FOR_EFFORT: "mean VALUE_FOR_EFFORT answer Σx/N; t-interval clipped to the "
+    "scale",
     MetricKind.COMPONENT_SCORE: "mean of 100·(x − min)/(max − min) over COMPONENT answers; "
-    "t-interval",
+    "t-interval clipped to [0, 100]",
     MetricKind.RETENTION_RATE: "100·(E − N)/S: E active at window end, N new in the window, "
     "S active at window start; Wilson interval",
     MetricKind.CHURN_RATE: "100 · customers of S who churned in the window / S; Wilson interval",
@@ -102,16 +106,24 @@ def _proportion(kind: MetricKind, k: float, n: int, scale: tuple[int, int] | Non
 
 
 def _mean(kind: MetricKind, items: list[tuple[float, int]], scale: tuple[int, int],
-          factor: float = 1.0, denominator_factor: float = 1.0) -> MetricValue:  # fmt: skip
-    """value = factor · mean; numerator Σx, denominator N · denominator_factor."""
+          bounds: tuple[float, float], factor: float = 1.0,
+          denominator_factor: float = 1.0) -> MetricValue:  # fmt: skip
+    """value = factor · mean; numerator Σx, denominator N · denominator_factor.
+
+    ``bounds`` is the range the value can take; the t-interval is clipped to it (a mean of
+    ratings cannot leave the scale), the margin of error is the unclipped half-width.
+    """
     n, mean, var = _mean_var(items)
     total = math.fsum(v * c for v, c in items)
     interval = stats.mean_t_interval(n, mean, math.sqrt(var)) if var is not None else None
-    low, high = (factor * interval[0], factor * interval[1]) if interval else (None, None)
+    low = high = moe = None
+    if interval is not None:
+        moe = factor * (interval[1] - interval[0]) / 2
+        low = min(max(factor * interval[0], bounds[0]), bounds[1])
+        high = max(min(factor * interval[1], bounds[1]), bounds[0])
     return MetricValue(
         kind=kind, value=factor * mean, n=n, numerator=total, denominator=n * denominator_factor,
-        scale_min=scale[0], scale_max=scale[1], ci_low=low, ci_high=high,
-        margin_of_error=(high - low) / 2 if low is not None and high is not None else None,
+        scale_min=scale[0], scale_max=scale[1], ci_low=low, ci_high=high, margin_of_error=moe,
         sample=Sample(n=n, mean=factor * mean,
                       variance=None if var is None else factor**2 * var),
     )  # fmt: skip
@@ -154,25 +166,27 @@ def _top_two(kind: MetricKind) -> Callable[[Counter[float], tuple[int, int]], Me
 
 def _plain_mean(kind: MetricKind) -> Callable[[Counter[float], tuple[int, int]], MetricValue]:
     def compute(hist: Counter[float], scale: tuple[int, int]) -> MetricValue:
-        return _mean(kind, _ordered(hist), scale)
+        return _mean(kind, _ordered(hist), scale, (scale[0], scale[1]))
 
     return compute
 
 
 def _nps_mean(hist: Counter[float], scale: tuple[int, int]) -> MetricValue:
-    return _mean(MetricKind.NPS_MEAN_LIKELIHOOD, _ordered(hist), scale, factor=100.0)
+    bounds = (100.0 * scale[0], 100.0 * scale[1])
+    return _mean(MetricKind.NPS_MEAN_LIKELIHOOD, _ordered(hist), scale, bounds, factor=100.0)
 
 
 def _csat_score(hist: Counter[float], scale: tuple[int, int]) -> MetricValue:
     hi = scale[1]
-    return _mean(MetricKind.CSAT_SCORE_PERCENT, _ordered(hist), scale, factor=100.0 / hi,
-                 denominator_factor=hi)  # fmt: skip
+    bounds = (100.0 * scale[0] / hi, 100.0)
+    return _mean(MetricKind.CSAT_SCORE_PERCENT, _ordered(hist), scale, bounds,
+                 factor=100.0 / hi, denominator_factor=hi)  # fmt: skip
 
 
 def _component(hist: Counter[float], scale: tuple[int, int]) -> MetricValue:
     lo, hi = scale
     rescaled = sorted((100 * (v - lo) / (hi - lo), c) for v, c in hist.items() if c)
-    return _mean(MetricKind.COMPONENT_SCORE, rescaled, scale)
+    return _mean(MetricKind.COMPONENT_SCORE, rescaled, scale, (0.0, 100.0))
 
 
 def _count(hist: Counter[float], scale: tuple[int, int]) -> MetricValue:

@@ -362,7 +362,17 @@ def _survey_result(kind: str, answers: pd.DataFrame, min_sample: int) -> Result:
     numerator = float(samples.sum()) if kind == "COMPONENT_SCORE" else float(x.sum())
     # CHOICE: with n = 0 the numerator and denominator are the empty sums, 0 (value null).
     denominator: float | int = n * hi if kind == "CSAT_SCORE_PERCENT" and n else n
-    # CHOICE: the t-intervals are not clipped to the scale (only the NPS bounds are clipped).
+    if low is not None and high is not None:
+        # Every interval is clipped to the range the value can take: the scale for plain
+        # means, 100·scale for NPS_MEAN_LIKELIHOOD, [100·lo/hi, 100] for CSAT_SCORE_PERCENT,
+        # [0, 100] for COMPONENT_SCORE; the margin of error stays the unclipped half-width.
+        assert lo is not None and hi is not None
+        floor, ceiling = {
+            "NPS_MEAN_LIKELIHOOD": (100 * lo, 100 * hi),
+            "CSAT_SCORE_PERCENT": (100 * lo / hi, 100),
+            "COMPONENT_SCORE": (0, 100),
+        }.get(kind, (lo, hi))
+        low, high = float(np.clip(low, floor, ceiling)), float(np.clip(high, floor, ceiling))
     return _result(
         value=float(samples.mean()) if n else None,
         numerator=numerator,

@@ -45,9 +45,12 @@ def wilson(k: int, n: int) -> tuple[float, float]:
     return 100 * (centre - half) / (1 + Z**2 / n), 100 * (centre + half) / (1 + Z**2 / n)
 
 
-def assert_interval(v: MetricValue, low: float, high: float) -> None:
-    assert v.ci_low == pytest.approx(low, rel=TIGHT, abs=1e-12)
-    assert v.ci_high == pytest.approx(high, rel=TIGHT, abs=1e-12)
+def assert_interval(
+    v: MetricValue, low: float, high: float, bounds: tuple[float, float] = (0.0, 100.0)
+) -> None:
+    """The interval clipped to the metric's range; the margin of error is not clipped."""
+    assert v.ci_low == pytest.approx(max(low, bounds[0]), rel=TIGHT, abs=1e-12)
+    assert v.ci_high == pytest.approx(min(high, bounds[1]), rel=TIGHT, abs=1e-12)
     assert v.margin_of_error == pytest.approx((high - low) / 2, rel=TIGHT)
 
 
@@ -125,7 +128,7 @@ def test_nps_mean_likelihood() -> None:
     v = compute(K.NPS_MEAN_LIKELIHOOD, hist, (0, 10))
     assert (v.value, v.n, v.numerator, v.denominator) == (800.0, 4, 32.0, 4.0)
     assert (v.scale_min, v.scale_max) == (0, 10)
-    assert_interval(v, *t_interval(xs, 100.0))
+    assert_interval(v, *t_interval(xs, 100.0), bounds=(0, 1000))
     assert v.sample is not None
     assert v.sample.mean == 800.0
     assert v.sample.variance == pytest.approx(100**2 * statistics.variance(xs), rel=1e-15)
@@ -194,7 +197,7 @@ def test_csat_score_percent() -> None:
     v = compute(K.CSAT_SCORE_PERCENT, hist, (1, 5))
     assert (v.n, v.numerator, v.denominator) == (5, 18.0, 25)
     assert v.value == pytest.approx(18 / 25 * 100, rel=1e-15)
-    assert_interval(v, *t_interval(xs, 100 / 5))
+    assert_interval(v, *t_interval(xs, 100 / 5), bounds=(20, 100))
     assert v.sample is not None
     assert v.sample.variance == pytest.approx(20**2 * statistics.variance(xs), rel=1e-15)
 
@@ -204,7 +207,7 @@ def test_ces_mean() -> None:
     v = compute(K.CES, hist, (1, 7))
     assert (v.value, v.n, v.numerator, v.denominator) == (5.25, 4, 21.0, 4.0)
     assert (v.scale_min, v.scale_max) == (1, 7)
-    assert_interval(v, *t_interval(expand(hist)))
+    assert_interval(v, *t_interval(expand(hist)), bounds=(1, 7))
 
 
 @pytest.mark.parametrize("kind", [K.EMOTION, K.VALUE_FOR_EFFORT])
@@ -214,7 +217,7 @@ def test_plain_means_with_half_points(kind: MetricKind) -> None:
     assert (v.kind, v.value, v.n, v.numerator, v.denominator) == (kind, 3.75, 2, 7.5, 2.0)
     # df = 1: t = tan(0.475π)
     assert t975(1) == pytest.approx(math.tan(0.475 * math.pi), rel=1e-13)
-    assert_interval(v, *t_interval(expand(hist)))
+    assert_interval(v, *t_interval(expand(hist)), bounds=(1, 5))
     assert v.sample is not None
     assert v.sample.variance == 1.125
 

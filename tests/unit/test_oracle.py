@@ -117,12 +117,15 @@ def check_wilson(result: dict[str, Any], k: int, n: int) -> None:
     assert result["marginOfError"] == approx(moe)
 
 
-def check_t(result: dict[str, Any], samples: list[float], factor: float = 1.0) -> None:
+def check_t(
+    result: dict[str, Any], samples: list[float], bounds: tuple[float, float], factor: float = 1.0
+) -> None:
+    """The t-interval clipped to `bounds` (the value's range); the MoE unclipped."""
     n = len(samples)
     half = T_975[n - 1] * statistics.stdev(samples) / math.sqrt(n)
     mean = statistics.fmean(samples)
-    assert result["low"] == approx(factor * (mean - half))
-    assert result["high"] == approx(factor * (mean + half))
+    assert result["low"] == approx(max(factor * (mean - half), bounds[0]))
+    assert result["high"] == approx(min(factor * (mean + half), bounds[1]))
     assert result["marginOfError"] == approx(factor * half)
 
 
@@ -178,7 +181,7 @@ def test_nps_mean_likelihood() -> None:
 
     assert (result["numerator"], result["denominator"]) == (75.0, 10)
     assert result["value"] == approx(750.0)
-    check_t(result, NPS_VALUES, factor=100)
+    check_t(result, NPS_VALUES, (0, 1000), factor=100)
     assert result["distribution"] is None
 
 
@@ -215,7 +218,7 @@ def test_csat_score_percent() -> None:
 
     assert (result["numerator"], result["denominator"]) == (28.0, 40)
     assert result["value"] == approx(70.0)  # 28 / (8 · 5) · 100
-    check_t(result, CSAT_VALUES, factor=100 / 5)
+    check_t(result, CSAT_VALUES, (20, 100), factor=100 / 5)
 
 
 def test_ces_mean_and_percent_easy() -> None:
@@ -227,7 +230,8 @@ def test_ces_mean_and_percent_easy() -> None:
 
     assert ces["value"] == approx(5.2)
     assert (ces["numerator"], ces["denominator"]) == (26.0, 5)
-    check_t(ces, values)
+    check_t(ces, values, (1, 7))
+    assert ces["high"] == 7.0  # 5.2 + 2.78 is off the scale
     assert easy["value"] == approx(60.0)
     assert (easy["numerator"], easy["denominator"]) == (3, 5)
     check_wilson(easy, 3, 5)
@@ -247,7 +251,7 @@ def test_emotion_and_value_for_effort() -> None:
     assert (emotion["value"], emotion["n"]) == (3.0, 2)
     # s = √2, so the half-width is t(0.975, 1) · √2 / √2
     assert emotion["marginOfError"] == approx(12.706204736)
-    assert emotion["low"] == approx(3 - 12.706204736)
+    assert (emotion["low"], emotion["high"]) == (1.0, 5.0)  # 3 ± 12.7, clipped to 1–5
     assert (vfe["value"], vfe["n"]) == (3.0, 1)
     assert vfe["low"] is None and vfe["high"] is None and vfe["marginOfError"] is None
 
@@ -280,7 +284,8 @@ def test_component_score_and_its_breakdown() -> None:
     # normalized: 100·(5−1)/4 = 100, 100·(1−1)/4 = 0, 100·(3−1)/4 = 50
     assert total["value"] == approx(50.0)
     assert (total["numerator"], total["denominator"]) == (150.0, 3)
-    check_t(total, [100, 0, 50])
+    check_t(total, [100, 0, 50], (0, 100))
+    assert (total["low"], total["high"]) == (0.0, 100.0)
     assert set(groups) == {("PRODUCT",), ("PRICE",)}
     assert groups[("PRODUCT",)]["value"] == approx(75.0)
     assert groups[("PRICE",)]["value"] == 0.0

@@ -69,8 +69,11 @@ DEFINITIONS: dict[MetricKind, str] = {
     "scale",
     MetricKind.COMPONENT_SCORE: "mean of 100·(x − min)/(max − min) over COMPONENT answers; "
     "t-interval clipped to [0, 100]",
-    MetricKind.RETENTION_RATE: "100·(E − N)/S: E active at window end, N new in the window, "
-    "S active at window start; Wilson interval",
+    MetricKind.RETENTION_RATE: "cohort retention 100·(S − C)/S: of the S customers active at "
+    "window start, those still active at its end (C churned in the window); Wilson interval",
+    MetricKind.RETENTION_RATE_NET: "net retention 100·(E − N)/S: E active at window end, N new "
+    "in the window, S active at window start; not a proportion (new customers who churn "
+    "inside the window pull it down, below 0 possibly): no interval",
     MetricKind.CHURN_RATE: "100 · customers of S who churned in the window / S; Wilson interval",
     MetricKind.CLV: "ARPC × L: ARPC = Σ revenue of S / Σ tenure of S in window-length periods; "
     "L = 1 / churn rate per period (S / churned of S); null when none churned",
@@ -227,7 +230,12 @@ def proportion(kind: MetricKind, successes: int, n: int) -> MetricValue:
     """FCR, retention and churn: a share of n, in percent, with a Wilson interval."""
     if n == 0:
         return empty(kind)
-    if not 0 <= successes <= n:  # retention's E − N can leave [0, S]: no interval then
-        return MetricValue(kind=kind, value=100 * successes / n, n=n, numerator=successes,
-                           denominator=n, sample=Sample(n=n, successes=successes))  # fmt: skip
     return _proportion(kind, successes, n, None)
+
+
+def ratio(kind: MetricKind, numerator: int, n: int) -> MetricValue:
+    """100 · numerator / n for a count that is not a subset of n: no interval, no test."""
+    if n == 0:
+        return empty(kind)
+    return MetricValue(kind=kind, value=100 * numerator / n, n=n, numerator=numerator,
+                       denominator=n)  # fmt: skip

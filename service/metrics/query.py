@@ -34,7 +34,8 @@ SURVEY_FAMILY: dict[MetricKind, str] = {
     MetricKind.COMPONENT_SCORE: "COMPONENT",
     MetricKind.RESPONSE_COUNT: RESPONSE,
 }
-CUSTOMER_KINDS = frozenset({MetricKind.RETENTION_RATE, MetricKind.CHURN_RATE, MetricKind.CLV})
+CUSTOMER_KINDS = frozenset({MetricKind.RETENTION_RATE, MetricKind.RETENTION_RATE_NET,
+                            MetricKind.CHURN_RATE, MetricKind.CLV})  # fmt: skip
 
 PeriodKey = float | None  # a period's start as a UTC timestamp; None for a whole window
 

@@ -59,8 +59,10 @@ def _add(tally: _Tally, customer: Doc, win: Window) -> None:
 
 
 def _value(kind: MetricKind, t: _Tally) -> MetricValue:
-    if kind is MetricKind.RETENTION_RATE:
-        return formulas.proportion(kind, t.end - t.new, t.start)
+    if kind is MetricKind.RETENTION_RATE:  # cohort: of S, those not churned by the end
+        return formulas.proportion(kind, t.start - t.churned, t.start)
+    if kind is MetricKind.RETENTION_RATE_NET:
+        return formulas.ratio(kind, t.end - t.new, t.start)
     if kind is MetricKind.CHURN_RATE:
         return formulas.proportion(kind, t.churned, t.start)
     if t.start == 0:

@@ -61,7 +61,7 @@ MEAN_KINDS = frozenset(
     }
 )
 TOP_TWO_KINDS = frozenset({"CSAT", "CES_PERCENT_EASY"})
-CUSTOMER_KINDS = frozenset({"RETENTION_RATE", "CHURN_RATE", "CLV"})
+CUSTOMER_KINDS = frozenset({"RETENTION_RATE", "RETENTION_RATE_NET", "CHURN_RATE", "CLV"})
 PROPORTION_TEST_KINDS = frozenset(
     {"CSAT", "CES_PERCENT_EASY", "FCR", "RETENTION_RATE", "CHURN_RATE"}
 )
@@ -433,18 +433,22 @@ def _customer_result(
     s, e, nw, c = (int(sets[name].sum()) for name in ("S", "E", "Nw", "C"))
     common = {"n": s, "lowSample": s < min_sample}
     if kind == "RETENTION_RATE":
-        k = e - nw
-        low = high = half = None
-        if s and 0 <= k <= s:
-            low, high, half = _wilson(k, s)
+        # cohort retention: the customers of S still active at the end (S minus C)
+        still = int((sets["S"] & ~sets["C"]).sum())
+        low, high, half = _wilson(still, s)
         return _result(
-            value=100 * k / s if s else None,
-            numerator=k,
+            value=100 * still / s if s else None,
+            numerator=still,
             denominator=s,
             low=low,
             high=high,
             marginOfError=half,
             **common,
+        )
+    if kind == "RETENTION_RATE_NET":
+        # the textbook (E − Nw)/S: not a share of S, so no interval (and no test)
+        return _result(
+            value=100 * (e - nw) / s if s else None, numerator=e - nw, denominator=s, **common
         )
     if kind == "CHURN_RATE":
         low, high, half = _wilson(c, s)

@@ -181,11 +181,18 @@ def test_proportion_helper() -> None:
     assert (v.scale_min, v.scale_max) == (None, None)
     assert_interval(v, *wilson(4, 5))
     assert formulas.proportion(K.FCR, 0, 0) == formulas.empty(K.FCR)
-    outside = formulas.proportion(K.RETENTION_RATE, 7, 5)
+    with pytest.raises(ValueError, match="between 0 and the total"):
+        formulas.proportion(K.RETENTION_RATE, 7, 5)  # a share cannot exceed its whole
+
+
+def test_a_ratio_that_is_not_a_share_has_no_interval() -> None:
+    outside = formulas.ratio(K.RETENTION_RATE_NET, 7, 5)
     assert (outside.value, outside.ci_low, outside.ci_high, outside.margin_of_error) == (
         140.0, None, None, None,
     )  # fmt: skip
-    assert formulas.proportion(K.RETENTION_RATE, -1, 4).value == -25.0
+    assert outside.sample is None  # so compare runs no test on it
+    assert formulas.ratio(K.RETENTION_RATE_NET, -1, 4).value == -25.0
+    assert formulas.ratio(K.RETENTION_RATE_NET, 0, 0) == formulas.empty(K.RETENTION_RATE_NET)
 
 
 # -- means --------------------------------------------------------------------------------------

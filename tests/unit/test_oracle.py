@@ -588,6 +588,30 @@ def test_retention_churn_and_clv_on_six_customers() -> None:
     assert clv["low"] is None and clv["marginOfError"] is None and clv["scaleMin"] is None
 
 
+def test_retention_is_cohort_retention_and_the_net_one_has_its_own_name() -> None:
+    # the review's example: 10 customers at the start, 5 of them churn in the window, and 10
+    # customers sign up in the window and churn inside it too
+    before = [customer(f"s{i}", signedUpAt="2025-12-01T00:00:00Z") for i in range(5)]
+    leaving = [
+        customer(f"l{i}", signedUpAt="2025-12-01T00:00:00Z", churnedAt=jan(12)) for i in range(5)
+    ]
+    passing = [customer(f"n{i}", signedUpAt=jan(12), churnedAt=jan(14)) for i in range(10)]
+    ds = Dataset(customers=before + leaving + passing)
+
+    cohort = metric(ds, "RETENTION_RATE", (FROM, TO))
+    net = metric(ds, "RETENTION_RATE_NET", (FROM, TO))
+
+    # S = 10, C = 5: (10 − 5)/10 = 50 %; E = 5, Nw = 10: (5 − 10)/10 = −50 %
+    assert (cohort["value"], cohort["numerator"], cohort["denominator"]) == (50.0, 5, 10)
+    check_wilson(cohort, 5, 10)
+    assert (net["value"], net["numerator"], net["denominator"], net["n"]) == (-50.0, -5, 10, 10)
+    assert net["low"] is None and net["high"] is None and net["marginOfError"] is None
+    assert (
+        compare(ds, "RETENTION_RATE_NET", {"window": (FROM, TO)}, {"window": (FROM, TO)})["pValue"]
+        is None
+    )
+
+
 def test_customer_metrics_by_segment() -> None:
     ds = customer_dataset()
     window = (FROM, TO)

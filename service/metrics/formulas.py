@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from service.domain import MetricKind
 from service.metrics import stats
+from service.metrics.query import ScaleTooShort
 
 LEVEL = 0.95
 
@@ -220,9 +221,15 @@ def empty(kind: MetricKind) -> MetricValue:
                        distribution=distribution)  # fmt: skip
 
 
+BOX_KINDS = frozenset({MetricKind.CSAT, MetricKind.CES_PERCENT_EASY})
+MIN_BOX_POINTS = 4
+
+
 def from_histogram(kind: MetricKind, hist: Counter[float], scale: tuple[int, int]) -> MetricValue:
     if sum(hist.values()) == 0:
         return empty(kind)
+    if kind in BOX_KINDS and scale[1] - scale[0] + 1 < MIN_BOX_POINTS:
+        raise ScaleTooShort(kind, scale)
     return SURVEY_FORMULAS[kind](hist, scale)
 
 

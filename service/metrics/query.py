@@ -70,3 +70,18 @@ class IncompatibleScales(CxError):
             "(e.g. by journey or stage) so one scale remains",
             scales=[{"min": lo, "max": hi} for lo, hi in sorted(scales)],
         )
+
+
+class ScaleTooShort(CxError):
+    """A top-2-box share on a scale of fewer than 4 points: on 1–2 it is always 100%, on 1–3
+    it counts two of three points — neither is a "top box"."""
+
+    code = "SCALE_TOO_SHORT"
+
+    def __init__(self, kind: MetricKind, scale: Scale) -> None:
+        lo, hi = scale
+        super().__init__(
+            f"{kind.value} is a top-2-box share and needs a scale of at least 4 points; "
+            f"{lo}-{hi} has {hi - lo + 1}",
+            scale={"min": lo, "max": hi},
+        )

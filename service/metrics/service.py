@@ -24,7 +24,7 @@ from service.metrics.query import (
     MetricQuery,
     PeriodKey,
 )
-from service.metrics.significance import p_value
+from service.metrics.significance import check_comparable, p_value
 from service.metrics.timeframe import Window
 from service.settings import Settings
 from service.store import cases, journeys, tenants, touchpoints
@@ -175,6 +175,7 @@ class MetricsService:
     async def compare(self, tenant: str, a: MetricQuery, b: MetricQuery) -> Comparison:
         ra, rb = await self.metric(tenant, a, None), await self.metric(tenant, b, None)
         va, vb = ra.value, rb.value
+        check_comparable(a.kind, va, vb)
         difference = vb.value - va.value if va.value is not None and vb.value is not None else None
         p = p_value(a.kind, va, vb)
         return Comparison(a=ra, b=rb, difference=difference, p_value=p,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from service.domain import MetricKind
 from service.metrics import stats
 from service.metrics.formulas import MetricValue
+from service.metrics.query import IncompatibleScales
 
 # RETENTION_RATE_NET is not a proportion (its numerator can leave [0, S]): no test.
 PROPORTIONS = frozenset({MetricKind.CSAT, MetricKind.CES_PERCENT_EASY, MetricKind.FCR,
@@ -12,6 +13,21 @@ PROPORTIONS = frozenset({MetricKind.CSAT, MetricKind.CES_PERCENT_EASY, MetricKin
 MEANS = frozenset({MetricKind.CES, MetricKind.EMOTION, MetricKind.VALUE_FOR_EFFORT,
                    MetricKind.COMPONENT_SCORE, MetricKind.CSAT_SCORE_PERCENT,
                    MetricKind.NPS_MEAN_LIKELIHOOD})  # fmt: skip
+
+# Kinds whose value is in the units of the answer scale: a 1–5 mean and a 1–7 mean are not
+# the same quantity. NPS is always 0–10; COMPONENT_SCORE and the shares are on 0–100.
+UNSCALED = frozenset({MetricKind.CES, MetricKind.EMOTION, MetricKind.VALUE_FOR_EFFORT,
+                      MetricKind.CSAT_SCORE_PERCENT, MetricKind.NPS_MEAN_LIKELIHOOD})  # fmt: skip
+
+
+def check_comparable(kind: MetricKind, a: MetricValue, b: MetricValue) -> None:
+    """Refuse to compare a kind in scale units across two scales (INCOMPATIBLE_SCALES)."""
+    if kind not in UNSCALED or a.scale_max is None or b.scale_max is None:
+        return  # a side without answers has no scale
+    assert a.scale_min is not None and b.scale_min is not None
+    scale_a, scale_b = (a.scale_min, a.scale_max), (b.scale_min, b.scale_max)
+    if scale_a != scale_b:
+        raise IncompatibleScales(kind, [scale_a, scale_b])
 
 
 def p_value(kind: MetricKind, a: MetricValue, b: MetricValue) -> float | None:

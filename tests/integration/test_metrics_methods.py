@@ -10,9 +10,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import pytest
 
-from tests.graphql import gql_ok
-from tests.integration.metric_data import METRIC, SOURCE, MetricData, load, window_input
+from tests import oracle
+from tests.graphql import gql, gql_ok
+from tests.integration.metric_data import (
+    COMPARE,
+    METRIC,
+    SOURCE,
+    MetricData,
+    load,
+    ref,
+    window_input,
+)
 
 JAN = (datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC))
 
@@ -60,3 +70,60 @@ async def test_retention_is_of_the_starting_cohort(client: httpx.AsyncClient) ->
     # E = 5 (the staying ones), Nw = 10: (5 − 10)/10 = −50 %, and no interval
     assert (net["value"], net["numerator"], net["denominator"]) == (-50, -5, 10)
     assert net["confidenceInterval"] is None and net["marginOfError"] is None
+
+
+# --------------------------------------------------------------------------- scales
+
+
+def answer(metric_: str, value: float, lo: int, hi: int) -> dict[str, Any]:
+    return {"question": f"{metric_.lower()}?", "metric": metric_, "value": value,
+            "scaleMin": lo, "scaleMax": hi}  # fmt: skip
+
+
+def response(external_id: str, at: str, answers: list[dict[str, Any]], journey: str
+             ) -> dict[str, Any]:  # fmt: skip
+    return {"source": SOURCE, "externalId": external_id, "customer": ref("c1"),
+            "submittedAt": at, "answers": answers, "journey": journey}  # fmt: skip
+
+
+SCALES = MetricData(
+    customers=[customer("c1")],
+    responses=[
+        response("five-1", jan(3), [answer("CES", 4, 1, 5), answer("CSAT", 5, 1, 5)], "five"),
+        response("five-2", jan(4), [answer("CES", 2, 1, 5), answer("CSAT", 2, 1, 5)], "five"),
+        response("seven-1", jan(5), [answer("CES", 6, 1, 7), answer("CSAT", 7, 1, 7)], "seven"),
+        response("seven-2", jan(6), [answer("CES", 7, 1, 7), answer("CSAT", 3, 1, 7)], "seven"),
+        response("three-1", jan(7), [answer("CSAT", 3, 1, 3)], "three"),
+    ],
+    journeys=[
+        {"key": key, "name": key, "stages": [{"key": "s", "name": "S", "phase": "PURCHASE"}]}
+        for key in ("five", "seven", "three")
+    ],
+)
+
+
+async def test_means_on_two_scales_are_not_compared_and_boxes_need_4_points(
+    client: httpx.AsyncClient,
+) -> None:
+    await load(client, SCALES)
+    five, seven = ({"window": window_input(JAN), "filter": {"journeys": [j]}}
+                   for j in ("five", "seven"))  # fmt: skip
+
+    body = await gql(client, COMPARE, {"kind": "CES", "a": five, "b": seven})
+    (error,) = body["errors"]
+    assert error["extensions"]["code"] == "INCOMPATIBLE_SCALES"
+    assert "1-5" in error["message"] and "1-7" in error["message"]
+
+    # a share is comparable across scales: 1 of 2 top-box answers on each side
+    data = await gql_ok(client, COMPARE, {"kind": "CSAT", "a": five, "b": seven})
+    assert (data["compare"]["a"]["value"], data["compare"]["b"]["value"]) == (50, 50)
+
+    # a top-2 box on 1–3 is refused, and so is any result that reads it
+    three = {"journeys": ["three"]}
+    variables = {"kind": "CSAT", "window": window_input(JAN), "filter": three,
+                 "source": "AUTO", "v": None}  # fmt: skip
+    (error,) = (await gql(client, METRIC, variables))["errors"]
+    assert error["extensions"]["code"] == "SCALE_TOO_SHORT"
+    assert "1-3" in error["message"]
+    with pytest.raises(oracle.ScaleTooShort):
+        oracle.metric(SCALES.dataset(), "CSAT", JAN, three)

@@ -9,6 +9,7 @@ from tests.oracle.dataset import Dataset
 from tests.oracle.metrics import (
     BadUserInput,
     IncompatibleScales,
+    ScaleTooShort,
     breakdown,
     compare,
     funnel,
@@ -21,6 +22,7 @@ __all__ = [
     "BadUserInput",
     "Dataset",
     "IncompatibleScales",
+    "ScaleTooShort",
     "breakdown",
     "compare",
     "funnel",

@@ -61,6 +61,10 @@ MEAN_KINDS = frozenset(
     }
 )
 TOP_TWO_KINDS = frozenset({"CSAT", "CES_PERCENT_EASY"})
+# kinds whose value is in the units of the answer scale
+SCALE_UNIT_KINDS = frozenset(
+    {"CES", "EMOTION", "VALUE_FOR_EFFORT", "CSAT_SCORE_PERCENT", "NPS_MEAN_LIKELIHOOD"}
+)
 CUSTOMER_KINDS = frozenset({"RETENTION_RATE", "RETENTION_RATE_NET", "CHURN_RATE", "CLV"})
 PROPORTION_TEST_KINDS = frozenset(
     {"CSAT", "CES_PERCENT_EASY", "FCR", "RETENTION_RATE", "CHURN_RATE"}
@@ -88,6 +92,10 @@ class IncompatibleScales(Exception):
     def __init__(self, scales: Sequence[tuple[int, int]]) -> None:
         self.scales = sorted(scales)
         super().__init__(f"incompatible scales: {self.scales}")
+
+
+class ScaleTooShort(Exception):
+    """A top-2-box share asked of answers on a scale of fewer than 4 points (SCALE_TOO_SHORT)."""
 
 
 class BadUserInput(Exception):
@@ -343,6 +351,9 @@ def _survey_result(kind: str, answers: pd.DataFrame, min_sample: int) -> Result:
             **common,
         )
     if kind in TOP_TWO_KINDS:
+        # "top two" of a 1–2 scale is every answer, of 1–3 two thirds of it: refused.
+        if n and hi - lo + 1 < 4:
+            raise ScaleTooShort(f"{kind} on {lo}-{hi}")
         # CHOICE: "top two points" x ≥ hi − 1, also for CES (whatever the scale's direction).
         k = int((x >= hi - 1).sum()) if n else 0
         low, high, half = _wilson(k, n)
@@ -713,11 +724,15 @@ def compare(
 ) -> dict[str, Any]:
     """Both results, b.value − a.value and the two-sided p-value of the kind's test.
 
-    CHOICE: scales are checked per side (each side is one result); two sides on different
-    scales are compared without error.
+    Scales are checked per side (each side is one result). Two sides on different scales
+    are compared only for kinds whose values do not depend on the scale's units: the shares
+    and COMPONENT_SCORE (0–100). Means in scale units fail with IncompatibleScales.
     """
     result_a, units_a = _side(ds, kind, a, min_sample)
     result_b, units_b = _side(ds, kind, b, min_sample)
+    scales = {(r["scaleMin"], r["scaleMax"]) for r in (result_a, result_b) if r["n"]}
+    if kind in SCALE_UNIT_KINDS and len(scales) > 1:
+        raise IncompatibleScales(sorted(scales))
     difference = None
     if result_a["value"] is not None and result_b["value"] is not None:
         difference = result_b["value"] - result_a["value"]

@@ -18,6 +18,7 @@ from scipy import stats as scipy_stats
 from service.domain import MetricKind
 from service.metrics import formulas
 from service.metrics.formulas import Distribution, MetricValue, Sample
+from service.metrics.query import ScaleTooShort
 
 K = MetricKind
 Z = statistics.NormalDist().inv_cdf(0.975)
@@ -294,3 +295,23 @@ def test_zero_counts_are_ignored() -> None:
 def test_every_kind_has_a_definition() -> None:
     assert set(formulas.DEFINITIONS) == set(MetricKind)
     assert all(formulas.DEFINITIONS[k] for k in MetricKind)
+
+
+# -- scales of box metrics ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", [K.CSAT, K.CES_PERCENT_EASY])
+@pytest.mark.parametrize("scale", [(1, 2), (1, 3), (0, 2)])
+def test_a_top_two_box_needs_four_points(kind: MetricKind, scale: tuple[int, int]) -> None:
+    with pytest.raises(ScaleTooShort) as caught:
+        compute(kind, {float(scale[1]): 1}, scale)
+    assert caught.value.code == "SCALE_TOO_SHORT"
+    assert f"{scale[0]}-{scale[1]}" in str(caught.value)
+
+
+def test_a_top_two_box_on_four_points_and_on_0_10() -> None:
+    assert compute(K.CSAT, {4: 1, 3: 1, 2: 1, 1: 1}, (1, 4)).value == 50.0  # 3 and 4 of 1–4
+    # on 0–10 the top two points are 9 and 10
+    v = compute(K.CSAT, {10: 1, 9: 1, 8: 1, 0: 1}, (0, 10))
+    assert (v.value, v.numerator) == (50.0, 2)
+    assert compute(K.CSAT_SCORE_PERCENT, {1: 1, 2: 1}, (1, 2)).n == 2  # means are not boxes

@@ -15,6 +15,7 @@ from tests.oracle import (
     BadUserInput,
     Dataset,
     IncompatibleScales,
+    ScaleTooShort,
     breakdown,
     compare,
     funnel,
@@ -817,3 +818,21 @@ def test_windows_must_be_non_empty_aware_and_at_most_400_days() -> None:
         metric(ds, "CSAT", (at(2), at(2) + timedelta(days=401)))
     with pytest.raises(ValueError):
         metric(ds, "CSAT", (datetime(2026, 3, 1), datetime(2026, 3, 2)))
+
+
+def test_a_top_two_box_on_fewer_than_four_points_is_refused() -> None:
+    ds = Dataset(responses=[response(at(2), [answer("CSAT", 3, 1, 3)])])
+    with pytest.raises(ScaleTooShort):
+        metric(ds, "CSAT", MARCH)
+    assert metric(ds, "CSAT_SCORE_PERCENT", MARCH)["value"] == approx(100.0)
+
+
+def test_compare_of_means_on_two_scales_is_refused_but_not_of_shares() -> None:
+    ds = Dataset(
+        responses=[response(at(2), [answer("CES", 4, 1, 5), answer("CSAT", 4, 1, 5)])] * 2
+        + [response(at(20), [answer("CES", 6, 1, 7), answer("CSAT", 6, 1, 7)])] * 2
+    )
+    a, b = {"window": (at(1), at(10))}, {"window": (at(15), at(25))}
+    with pytest.raises(IncompatibleScales):
+        compare(ds, "CES", a, b)
+    assert compare(ds, "CSAT", a, b)["difference"] == 0.0

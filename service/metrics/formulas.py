@@ -63,8 +63,9 @@ DEFINITIONS: dict[MetricKind, str] = {
     MetricKind.CES: "the source document's CES: Σ ratings / N (mean effort score); t-interval "
     "clipped to the scale",
     MetricKind.CES_PERCENT_EASY: "100 · answers in the top two ('easy') points / N; Wilson",
-    MetricKind.FCR: "100 · cases resolved with exactly one contact / cases with a contact in "
-    "the window (open cases included); Wilson interval",
+    MetricKind.FCR: "100 · cases resolved at first contact / cases whose first contact is in "
+    "the window (open cases included); resolved at first contact: that contact resolved and no "
+    "other within CX_FCR_RECONTACT_DAYS; Wilson interval",
     MetricKind.EMOTION: "mean EMOTION answer Σx/N; t-interval clipped to the scale",
     MetricKind.VALUE_FOR_EFFORT: "mean VALUE_FOR_EFFORT answer Σx/N; t-interval clipped to the "
     "scale",

@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -96,7 +96,7 @@ class MetricsService:
             return out
         if q.kind is MetricKind.FCR:
             contacts = await cases.contacts_of_cases_in(self.mongo, tenant, q.window)
-            return support.fcr(q, contacts)
+            return support.fcr(q, contacts, timedelta(days=self.settings.fcr_recontact_days))
         assert q.kind in CUSTOMER_KINDS
         retention.check_supported(q)
         return retention.compute(q, await self._customers(tenant, q.filter))

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tests import oracle
+from tests.conftest import make_settings, serving
 from tests.graphql import gql, gql_ok
 from tests.integration.metric_data import (
     COMPARE,
@@ -127,3 +128,62 @@ async def test_means_on_two_scales_are_not_compared_and_boxes_need_4_points(
     assert "1-3" in error["message"]
     with pytest.raises(oracle.ScaleTooShort):
         oracle.metric(SCALES.dataset(), "CSAT", JAN, three)
+
+
+# --------------------------------------------------------------------------- FCR
+
+
+def contact(external_id: str, case: str, at: str, resolved: bool | None = None
+            ) -> dict[str, Any]:  # fmt: skip
+    record: dict[str, Any] = {
+        "source": SOURCE, "externalId": external_id, "customer": ref("c1"), "channel": "PHONE",
+        "kind": "support_call", "occurredAt": at, "caseId": case,
+    }  # fmt: skip
+    if resolved is not None:
+        record["resolved"] = resolved
+    return record
+
+
+CASES = MetricData(
+    customers=[customer("c1")],
+    touchpoints=[
+        contact("a1", "A", jan(2, 9), resolved=True),  # one contact, resolved
+        contact("b1", "B", jan(2, 10), resolved=False),  # contacts on Jan 2, 3 and 4
+        contact("b2", "B", jan(3, 10), resolved=False),
+        contact("b3", "B", jan(4, 10), resolved=True),
+        contact("c1", "C", jan(10, 9), resolved=True),  # resolved; back 10 days later
+        contact("c2", "C", jan(20, 9)),
+    ],
+)
+TREND_FCR = (
+    "query($w: TimeWindow!) { trend(kind: FCR, granularity: DAY, window: $w, timezone: "
+    '"UTC") { periodStart result { value n numerator } } }'
+)
+
+
+async def test_fcr_counts_a_case_once_in_the_period_of_its_first_contact(
+    client: httpx.AsyncClient,
+) -> None:
+    await load(client, CASES)
+    days = (datetime(2026, 1, 2, tzinfo=UTC), datetime(2026, 1, 5, tzinfo=UTC))
+
+    total = await metric(client, "FCR", days)
+    by_day = (await gql_ok(client, TREND_FCR, {"w": window_input(days)}))["trend"]
+
+    # A resolved at first contact, B not: 1 of 2 = 50 % over the three days ...
+    assert (total["value"], total["numerator"], total["n"]) == (50, 1, 2)
+    # ... and 50 % on Jan 2, where both cases started; Jan 3 and 4 have no case (n adds to 2)
+    assert [(p["result"]["value"], p["result"]["n"]) for p in by_day] == [
+        (50, 2), (None, 0), (None, 0)
+    ]  # fmt: skip
+
+
+async def test_a_contact_after_the_re_contact_window_is_a_new_issue(mongo_uri: str) -> None:
+    # C's second contact comes 10 days after its first: past the default 7 days, C stays
+    # resolved at first contact (1 of 1); with a 14-day window it is a re-contact (0 of 1)
+    week = (datetime(2026, 1, 10, tzinfo=UTC), datetime(2026, 1, 11, tzinfo=UTC))
+    for days, solved in ((7, 1), (14, 0)):
+        async with serving(make_settings(mongo_uri, fcr_recontact_days=days)) as (_, client):
+            await load(client, CASES)
+            result = await metric(client, "FCR", week)
+            assert (result["numerator"], result["n"]) == (solved, 1), days

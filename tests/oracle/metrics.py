@@ -84,6 +84,7 @@ DIMENSION_COLUMN = {
 
 Z95 = float(stats.norm.ppf(0.975))
 MAX_WINDOW = timedelta(days=400)  # CX_MAX_WINDOW_DAYS default
+RECONTACT_DAYS = 7  # CX_FCR_RECONTACT_DAYS default
 
 
 class IncompatibleScales(Exception):
@@ -202,35 +203,37 @@ def _responses(
 
 
 def _cases(
-    ds: Dataset, start: pd.Timestamp, end: pd.Timestamp, flt: dict[str, Any]
+    ds: Dataset,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    flt: dict[str, Any],
+    recontact_days: int = RECONTACT_DAYS,
 ) -> pd.DataFrame:
-    """The support cases FCR reads: one row per case with a contact in the window, carrying
-    the dimensions of its first contact (all time) and whether it was resolved at first
-    contact (exactly one contact in all time, and that one resolved)."""
+    """The support cases FCR reads: one row per case whose first contact (all time) is in
+    the window, carrying that contact's dimensions and whether the case was resolved at first
+    contact (that contact resolved, and no other contact within `recontact_days` of it)."""
     t = ds.touchpoints
     # CHOICE: a case is identified by its caseId alone (not per source or per customer); only
     # a missing (None) caseId means "no case".
     t = t.loc[t["caseId"].map(lambda c: c is not None).astype(bool)]
     # CHOICE: contacts at the same instant are ordered as they were sent; the first of them
-    # is the case's first contact.
+    # is the case's first contact (and the others are re-contacts, 0 s after it).
     t = t.sort_values(["occurredAt", "order"], kind="stable")
-    # "All time" is read literally: contacts before the window's start and after its end
-    # count, both for "exactly one contact" and for which contact is the first.
     columns = ["caseId", "customer", "segments", "journey", "stage", "channel", "component"]
-    first = t.drop_duplicates("caseId", keep="first")[[*columns, "resolved"]]
+    first = t.drop_duplicates("caseId", keep="first")[[*columns, "resolved", "occurredAt"]]
     first = first.set_index("caseId", drop=False)
-    contacts = t.groupby("caseId", sort=False).size()
-    in_window = _in_window(t["occurredAt"], start, end).groupby(t["caseId"], sort=False).any()
-    cases = first.assign(
-        contacts=contacts.reindex(first.index),
-        inWindow=in_window.reindex(first.index).astype(bool),
+    # the second contact of each case, if any: the earliest re-contact
+    second = t.loc[t.duplicated("caseId", keep="first")].drop_duplicates("caseId")
+    second_at = second.set_index("caseId")["occurredAt"].reindex(first.index)
+    recontacted = second_at.notna() & (
+        second_at - first["occurredAt"] < pd.Timedelta(days=recontact_days)
     )
-    cases = cases.assign(
-        resolvedAtFirstContact=(cases["contacts"] == 1)
-        & cases["resolved"].map(lambda v: v is True).astype(bool)
+    cases = first.assign(
+        resolvedAtFirstContact=first["resolved"].map(lambda v: v is True).astype(bool)
+        & ~recontacted.astype(bool)
     )
     mask = (
-        cases["inWindow"]
+        _in_window(cases["occurredAt"], start, end)
         & _segments_match(cases["segments"], flt["segments"])
         & _any_of(cases["journey"], flt["journeys"])
         & _any_of(cases["stage"], flt["stages"])

@@ -502,14 +502,48 @@ def fcr_dataset() -> Dataset:
     )
 
 
-def test_fcr_counts_every_case_with_a_contact_in_the_window() -> None:
+def test_fcr_counts_each_case_in_the_window_of_its_first_contact() -> None:
     result = metric(fcr_dataset(), "FCR", MARCH)
 
-    # cases A–F are in the window; only A has exactly one contact in all time, resolved
-    assert (result["numerator"], result["denominator"], result["n"]) == (1, 6, 6)
-    assert result["value"] == approx(100 / 6)
-    check_wilson(result, 1, 6)
+    # A, B, C, D and F have their first contact in March (E's is in February, G has none in
+    # March). A is resolved with one contact; F is resolved at its first contact and its
+    # second comes 28 days later, past the 7-day re-contact window: a new issue. B's first
+    # contact is unresolved; C, D are open.
+    assert (result["numerator"], result["denominator"], result["n"]) == (2, 5, 5)
+    assert result["value"] == approx(40.0)
+    check_wilson(result, 2, 5)
     assert result["scaleMin"] is None
+
+
+def test_a_re_contact_within_the_window_undoes_first_contact_resolution() -> None:
+    tp = touchpoint
+    ds = Dataset(
+        touchpoints=[
+            tp(at(2), caseId="A", resolved=True),
+            tp(at(2) + timedelta(days=6, hours=23), caseId="A"),  # within 7 days: re-contact
+            tp(at(3), caseId="B", resolved=True),
+            tp(at(3) + timedelta(days=7), caseId="B"),  # exactly 7 days later: a new issue
+        ]
+    )
+    result = metric(ds, "FCR", MARCH)
+    assert (result["numerator"], result["n"]) == (1, 2)
+
+
+def test_fcr_trend_counts_a_case_once_in_the_day_of_its_first_contact() -> None:
+    # the review's example: two cases, one with contacts on three days
+    tp = touchpoint
+    ds = Dataset(
+        touchpoints=[
+            tp(at(2), caseId="A", resolved=True),
+            tp(at(2), caseId="B", resolved=False),
+            tp(at(3), caseId="B", resolved=False),
+            tp(at(4), caseId="B", resolved=True),
+        ]
+    )
+    days = trend(ds, "FCR", "DAY", (at(2, 0), at(5, 0)), "UTC")
+    # 1 of 2 on day 2 (50 %), nothing on days 3 and 4: n adds up to 2, not 4
+    assert [(r["numerator"], r["n"]) for _, r in days] == [(1, 2), (0, 0), (0, 0)]
+    assert [r["value"] for _, r in days] == [50.0, None, None]
 
 
 def test_fcr_uses_the_first_contacts_dimensions() -> None:
@@ -519,11 +553,11 @@ def test_fcr_uses_the_first_contacts_dimensions() -> None:
     chat = metric(ds, "FCR", MARCH, {"channels": ["CHAT"]})
     vip = breakdown(ds, "FCR", ["SEGMENT"], MARCH)
 
-    # E's first contact (before the window) was by PHONE
+    # E's first contact is before the window: E is not in March at all
     assert {k: (v["numerator"], v["n"]) for k, v in groups.items()} == {
         ("CHAT",): (0, 2),
         ("EMAIL",): (0, 1),
-        ("PHONE",): (1, 3),
+        ("PHONE",): (2, 2),
     }
     assert (chat["value"], chat["n"]) == (0.0, 2)
     assert list(vip) == [("vip",)]

@@ -96,7 +96,10 @@ class MetricsQuery:
             difference=c.difference, p_value=c.p_value, significant=c.significant,
         )  # fmt: skip
 
-    @strawberry.field(description="Customers reaching each stage of a journey, in order.")
+    @strawberry.field(
+        description="The cohort that entered a journey's first stage in the window, followed "
+        "through each stage in order."
+    )
     async def journey_funnel(
         self,
         info: CxInfo,

@@ -121,15 +121,22 @@ class Comparison:
     significant: bool | None = strawberry.field(description="pValue < 0.05")
 
 
-@strawberry.type
+@strawberry.type(
+    description="One stage for the cohort that entered the journey's first stage in the window."
+)
 class FunnelStage:
     stage: str
     stage_name: str
-    customers: int
-    conversion_from_previous: float | None = strawberry.field(
-        description="100 · customers / the previous stage's customers."
+    customers: int = strawberry.field(
+        description="Cohort members who reached this stage (after reaching the previous one)."
     )
-    median_hours_to_next_stage: float | None
+    conversion_from_previous: float | None = strawberry.field(
+        description="100 · customers / the previous stage's customers (at most 100)."
+    )
+    median_hours_to_next_stage: float | None = strawberry.field(
+        description="Kaplan–Meier median, those not yet at the next stage censored now; null "
+        "when the estimate never falls to one half."
+    )
 
 
 @strawberry.type

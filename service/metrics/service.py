@@ -192,10 +192,14 @@ class MetricsService:
 
         async def run() -> list[FunnelStep]:
             async with self.mongo.budget(f"journeyFunnel({journey_key})"):
-                visits = await touchpoints.first_visits(
-                    self.mongo, tenant, journey_key, window, flt
+                visits = (
+                    await touchpoints.cohort_visits(
+                        self.mongo, tenant, journey_key, stage_keys[0], window, flt
+                    )
+                    if stage_keys
+                    else []
                 )
-            return funnel(stage_keys, visits)
+            return funnel(stage_keys, visits, datetime.now(UTC))
 
         described = {"journey": journey_key, "stages": stage_keys, "window": window,
                      "filter": _filter(flt)}  # fmt: skip

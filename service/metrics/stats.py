@@ -25,10 +25,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from fractions import Fraction
 
 __all__ = [
     "Z95",
     "betainc_regularized",
+    "kaplan_meier_median",
     "mean_t_interval",
     "median",
     "normal_cdf",
@@ -625,3 +627,33 @@ def median(values: Sequence[float]) -> float | None:
         return float(ordered[middle])
     low, high = ordered[middle - 1], ordered[middle]
     return float(low) if low == high else (low + high) / 2.0
+
+
+def kaplan_meier_median(times: Sequence[tuple[float, bool]]) -> float | None:
+    """Median of a time to event from ``(time, observed)`` pairs, ``observed`` False for a
+    right-censored time (the event had not happened by then); ``None`` when the estimate
+    never falls to one half.
+
+    Kaplan–Meier product limit ``S(t) = Π (1 − d_j/n_j)`` over the event times; at a tie,
+    events come before censorings. The median is the smallest event time with
+    ``S(t) <= 0.5``.
+    """
+    ordered = sorted(times, key=lambda item: (item[0], not item[1]))
+    at_risk = len(ordered)
+    survival = Fraction(1)  # exact: S(t) often lands on 1/2 itself
+    i = 0
+    while i < len(ordered):
+        t = ordered[i][0]
+        events = censored = 0
+        while i < len(ordered) and ordered[i][0] == t:
+            if ordered[i][1]:
+                events += 1
+            else:
+                censored += 1
+            i += 1
+        if events:
+            survival *= Fraction(at_risk - events, at_risk)
+            if survival <= 0.5:
+                return float(t)
+        at_risk -= events + censored
+    return None

@@ -770,62 +770,71 @@ def compare(
 # --------------------------------------------------------------------------- funnel
 
 
+def _km_median(events: list[float], censored: list[float]) -> float | None:
+    """Kaplan–Meier median (scipy.stats.ecdf on right-censored data): the first time the
+    survival function is at or below one half; None when it never is."""
+    if not events:
+        return None
+    sf = stats.ecdf(stats.CensoredData(uncensored=events, right=censored)).sf
+    below = sf.quantiles[sf.probabilities <= 0.5 + 1e-12]  # S = 1/2 exactly, up to rounding
+    return float(below[0]) if len(below) else None
+
+
 def funnel(
     ds: Dataset,
     journey: str,
     window: Window,
     filter: Mapping[str, Any] | None = None,
+    now: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """Per stage of the journey, in order: customers, conversion, median hours to next."""
+    """Per stage of the journey, in order, for the cohort that entered its first stage in
+    the window: customers of the cohort reaching it, conversion, median hours to the next."""
     if journey not in ds.journeys:
         raise KeyError(journey)
     start, end = _window(window)
+    now_ts = pd.Timestamp(now or datetime.now(UTC))
     flt = _filter(filter)
     # CHOICE: only `segments` and `channels` apply (to the touchpoints); the other filter
     # lists are ignored, not an error. Stubs count: a funnel counts customers with touchpoints.
     t = ds.touchpoints
     t = t.loc[
         (t["journey"] == journey)
-        & _in_window(t["occurredAt"], start, end)
         & _segments_match(t["segments"], flt["segments"])
         & _any_of(t["channel"], flt["channels"])
     ]
-    stage_keys = [stage["key"] for stage in ds.journeys[journey]["stages"]]
-    # each customer's first touchpoint at each stage (in the window, after the filters)
-    # customers are (source, externalId) pairs; grouped by their repr, a plain string
     t = t.assign(customerKey=t["customer"].map(repr))
-    # CHOICE: a customer's "first touchpoint" at a stage is its first one IN THE WINDOW (and
-    # matching the filters), not its first of all time.
-    first_at = {
-        stage: t.loc[t["stage"] == stage].groupby("customerKey", sort=False)["occurredAt"].min()
-        for stage in stage_keys
-    }
+    stage_keys = [stage["key"] for stage in ds.journeys[journey]["stages"]]
+    # the cohort: customers whose first visit ever to the first stage is in the window
+    entry = t.loc[t["stage"] == stage_keys[0]].groupby("customerKey")["occurredAt"].min()
+    reached = entry[(entry >= start) & (entry < end)]
     out: list[dict[str, Any]] = []
     previous: int | None = None
     for index, stage in enumerate(stage_keys):
-        customers = len(first_at[stage])
-        conversion = None
-        if previous is not None and previous > 0:
-            conversion = 100 * customers / previous
-        median = None
+        following: pd.Series | None = None
         if index + 1 < len(stage_keys):
-            here = first_at[stage]
-            following = first_at[stage_keys[index + 1]]
-            both = here.index.intersection(following.index)
-            hours = (following[both] - here[both]) / pd.Timedelta(hours=1)
-            hours = hours[hours >= 0]  # next stage not earlier than this one
-            if len(hours):
-                # an even count's median is the mean of the two middle values
-                median = float(hours.median())
+            # reaching the next stage: the first visit to it at or after reaching this one
+            nxt = t.loc[t["stage"] == stage_keys[index + 1], ["customerKey", "occurredAt"]]
+            nxt = nxt.loc[nxt["customerKey"].isin(reached.index)]
+            if len(nxt):
+                nxt = nxt.loc[nxt["occurredAt"] >= nxt["customerKey"].map(reached)]
+            following = nxt.groupby("customerKey")["occurredAt"].min()
+        median = None
+        if following is not None and len(reached):
+            hours = (following - reached[following.index]) / pd.Timedelta(hours=1)
+            waiting = reached.drop(following.index)
+            open_hours = ((now_ts - waiting) / pd.Timedelta(hours=1)).clip(lower=0)
+            median = _km_median(hours.tolist(), open_hours.tolist())
         out.append(
             {
                 "stage": stage,
-                "customers": customers,
-                "conversionFromPrevious": conversion,
+                "customers": len(reached),
+                "conversionFromPrevious": (100 * len(reached) / previous if previous else None),
                 "medianHoursToNextStage": median,
             }
         )
-        previous = customers
+        previous = len(reached)
+        if following is not None:
+            reached = following
     return out
 
 

@@ -775,7 +775,7 @@ JOURNEY = {
 }
 
 
-def test_journey_funnel() -> None:
+def test_journey_funnel_follows_the_cohort_that_entered_in_the_window() -> None:
     def tp(cust: str, stage: str, hour: float, channel: str = "WEB") -> dict[str, Any]:
         return touchpoint(at(10, hour), cust, channel, journey="onboarding", stage=stage)
 
@@ -784,45 +784,70 @@ def test_journey_funnel() -> None:
         touchpoints=[
             tp("c1", "signup", 10),
             tp("c1", "signup", 11),
-            tp("c1", "checkout", 13),  # 3 hours after the first sign-up
+            tp("c1", "checkout", 13),  # 3 hours after its first sign-up
             tp("c1", "support", 14),  # 1 hour after checkout
-            tp("c1", "checkout", 24 * 30),  # outside the window
             tp("c2", "signup", 10),
             tp("c2", "checkout", 20),  # 10 hours
             tp("c3", "signup", 12),
-            tp("c3", "checkout", 9),  # before its sign-up: not in the median
-            tp("c4", "checkout", 10),
+            tp("c3", "checkout", 9),  # before its sign-up: not reached from sign-up
+            tp("c4", "checkout", 10),  # never signed up: not in the cohort
             tp("c5", "signup", 10, channel="EMAIL"),
+            tp("c7", "signup", 24 * 30),  # signed up after the window: not in the cohort
             touchpoint(at(10), "c6", stage="signup"),  # no journey
         ],
     )
     window = (at(1), at(20))
+    now = at(31)
 
-    stages = funnel(ds, "onboarding", window)
-    web = funnel(ds, "onboarding", window, {"channels": ["WEB"]})
+    stages = funnel(ds, "onboarding", window, now=now)
+    web = funnel(ds, "onboarding", window, {"channels": ["WEB"]}, now=now)
 
+    # cohort {c1, c2, c3, c5}; checkout reached by c1 (3 h) and c2 (10 h); c3 and c5 are
+    # censored at ~21 days. Kaplan–Meier: S(3) = 3/4, S(10) = 3/4 · 2/3 = 1/2 → median 10 h.
+    # checkout → support: c1 after 1 h, c2 censored: S(1) = 1/2 → median 1 h.
     assert stages == [
         {
             "stage": "signup",
             "customers": 4,
             "conversionFromPrevious": None,
-            "medianHoursToNextStage": 6.5,
+            "medianHoursToNextStage": 10.0,
         },
         {
             "stage": "checkout",
-            "customers": 4,
-            "conversionFromPrevious": 100.0,
+            "customers": 2,
+            "conversionFromPrevious": 50.0,
             "medianHoursToNextStage": 1.0,
         },
         {
             "stage": "support",
             "customers": 1,
-            "conversionFromPrevious": 25.0,
+            "conversionFromPrevious": 50.0,
             "medianHoursToNextStage": None,
         },
     ]
-    assert [s["customers"] for s in web] == [3, 4, 1]
-    assert web[1]["conversionFromPrevious"] == approx(400 / 3)
+    # by WEB, c5 (EMAIL) is not in the cohort: 3, 2, 1 (conversion 66.7 %, never above 100)
+    assert [s["customers"] for s in web] == [3, 2, 1]
+    assert web[1]["conversionFromPrevious"] == approx(200 / 3)
+
+
+def test_a_funnel_median_counts_those_not_yet_converted() -> None:
+    def tp(cust: str, stage: str, day: int) -> dict[str, Any]:
+        return touchpoint(at(day), cust, journey="onboarding", stage=stage)
+
+    # three sign-ups; one checks out 24 h later; the others not yet (censored at `now`)
+    ds = Dataset(
+        journeys=[JOURNEY],
+        touchpoints=[tp("a", "signup", 2), tp("a", "checkout", 3), tp("b", "signup", 2),
+                     tp("c", "signup", 4)],
+    )  # fmt: skip
+    stages = funnel(ds, "onboarding", MARCH, now=at(30))
+    # S(24 h) = 2/3 > 1/2: no median (the old median of converters only said 24 h)
+    assert [s["medianHoursToNextStage"] for s in stages] == [None, None, None]
+
+    # c signed up only 12 hours before `now`: censored before the 24-hour conversion, so
+    # S(24 h) = 1 − 1/2 once c has left the risk set → the median is 24 h
+    recent = funnel(ds, "onboarding", MARCH, now=at(4, 24))
+    assert recent[0]["medianHoursToNextStage"] == 24.0
 
 
 def test_a_journey_stage_without_customers() -> None:
@@ -833,10 +858,11 @@ def test_a_journey_stage_without_customers() -> None:
 
     stages = funnel(ds, "onboarding", MARCH)
 
+    # nobody signed up: the cohort is empty, so is every stage
     assert [(s["customers"], s["conversionFromPrevious"]) for s in stages] == [
         (0, None),
-        (1, None),  # the previous stage has none
-        (0, 0.0),
+        (0, None),  # the previous stage has none
+        (0, None),
     ]
     assert [s["medianHoursToNextStage"] for s in stages] == [None, None, None]
 

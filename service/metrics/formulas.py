@@ -77,8 +77,12 @@ DEFINITIONS: dict[MetricKind, str] = {
     "in the window, S active at window start; not a proportion (new customers who churn "
     "inside the window pull it down, below 0 possibly): no interval",
     MetricKind.CHURN_RATE: "100 · customers of S who churned in the window / S; Wilson interval",
-    MetricKind.CLV: "ARPC × L: ARPC = Σ revenue of S / Σ tenure of S in window-length periods; "
-    "L = 1 / churn rate per period (S / churned of S); null when none churned",
+    MetricKind.CLV: "ARPC × L per window-length period. ARPC = Σ revenue / Σ lifetime over "
+    "the customers of S who have churned (revenue is to date, so only a churned customer's "
+    "revenue has a known span: sign-up to churn); L = S / C, C = customers of S churned in "
+    "the window. Inputs: revenue, signedUpAt, churnedAt. Limits: assumes constant churn and "
+    "that churned customers spent like the rest; null when C = 0. Interval: delta method on "
+    "log CLV",
     MetricKind.RESPONSE_COUNT: "number of survey responses matching the filter in the window",
 }
 

@@ -6,7 +6,7 @@ the assertions are computed in the comments, not read from the service or the or
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -240,3 +240,55 @@ async def test_a_funnel_follows_its_entry_cohort(client: httpx.AsyncClient) -> N
         {"stage": "buy", "customers": 1, "conversionFromPrevious": pytest.approx(100 / 3),
          "medianHoursToNextStage": None},
     ]  # fmt: skip
+
+
+# --------------------------------------------------------------------------- CLV
+
+
+def lived(external_id: str, churned: datetime, periods: int) -> dict[str, Any]:
+    """A customer who churned after `periods` 30-day periods, earning 100 in each."""
+    signed = churned - timedelta(days=30 * periods)
+    return customer(external_id, signedUpAt=signed.isoformat(), churnedAt=churned.isoformat(),
+                    revenue=100.0 * periods)  # fmt: skip
+
+
+LIFETIMES = MetricData(
+    customers=[
+        lived("a1", datetime(2024, 7, 24, tzinfo=UTC), 19),  # churned in July 2024
+        lived("a2", datetime(2024, 7, 5, tzinfo=UTC), 6),
+        lived("b1", datetime(2026, 1, 10, tzinfo=UTC), 10),  # churned in January 2026
+        lived("b2", datetime(2026, 1, 20, tzinfo=UTC), 24),
+        # still active, with a large revenue to date: its span is unknown, so it is not read
+        customer("o1", signedUpAt="2022-01-01T00:00:00Z", revenue=50_000.0),
+        customer("o2", signedUpAt="2023-06-01T00:00:00Z"),
+    ]
+)
+
+
+async def test_clv_reads_revenue_and_lifetime_over_the_same_span(
+    client: httpx.AsyncClient,
+) -> None:
+    await load(client, LIFETIMES)
+    jan_2026 = (datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 31, tzinfo=UTC))
+    jul_2024 = (datetime(2024, 7, 1, tzinfo=UTC), datetime(2024, 7, 31, tzinfo=UTC))
+
+    recent = await metric(client, "CLV", jan_2026)
+    earlier = await metric(client, "CLV", jul_2024)
+
+    # every churned customer earned 100 per 30-day period, so ARPC is 100 in both windows
+    # (revenue to date over a tenure cut at the window's end depended on where the window sat)
+    # January 2026: S = {b1, b2, o1, o2}, closed lifetimes b1, b2: 3400 / 34 periods;
+    # C = {b1, b2}: L = 4/2 → 200
+    assert (recent["numerator"], recent["denominator"]) == (3400, pytest.approx(34))
+    assert recent["value"] == pytest.approx(200)
+    # July 2024: S = {a1, a2, b2, o1, o2} (b1 signed up in March 2025); closed: a1, a2, b2:
+    # 4900 / 49 periods; C = {a1, a2}: L = 5/2 → 250
+    assert (earlier["numerator"], earlier["denominator"]) == (4900, pytest.approx(49))
+    assert earlier["value"] == pytest.approx(250)
+    for result, window in ((recent, jan_2026), (earlier, jul_2024)):
+        interval = result["confidenceInterval"]
+        assert interval["low"] < result["value"] < interval["high"]
+        expected = oracle.metric(LIFETIMES.dataset(), "CLV", window)
+        assert (interval["low"], interval["high"]) == (
+            pytest.approx(expected["low"], rel=1e-9), pytest.approx(expected["high"], rel=1e-9)
+        )  # fmt: skip

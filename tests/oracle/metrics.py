@@ -476,20 +476,36 @@ def _customer_result(
             **common,
         )
     assert kind == "CLV"
-    # Each customer of S with a signedUpAt contributes its revenue to date and its tenure in
-    # periods (min(churnedAt, to) − signedUpAt)/(to − from); customers of S without one count
-    # in S and C only.
-    contributing = customers.loc[sets["S"] & customers["signedUpAt"].notna()]
-    # CHOICE: a contributing customer without revenue contributes revenue 0 (and its tenure).
-    revenue = float(contributing["revenue"].fillna(0.0).sum())
-    until = contributing["churnedAt"].where(contributing["churnedAt"] < end, end)
-    until = until.fillna(end)
-    tenure = float(((until - contributing["signedUpAt"]) / (end - start)).sum())
-    value = None
-    # CHOICE: also null when no customer of S has a signedUpAt (Σ periods = 0, no ARPC).
+    # One time base: revenue is reported to date, so it covers a known span only for the
+    # customers who have churned (whenever): from signedUpAt to churnedAt. ARPC is read from
+    # those closed lifetimes of S; the expected lifetime is S/C periods of the window.
+    members = customers.loc[sets["S"]]
+    closed = members["signedUpAt"].notna() & members["churnedAt"].notna()
+    period = end - start
+    # CHOICE: a closed lifetime without revenue counts with revenue 0.
+    r = np.where(closed, members["revenue"].fillna(0.0).astype(float), 0.0)
+    lifetime = (members["churnedAt"] - members["signedUpAt"]) / period
+    t = np.where(closed, lifetime.fillna(0.0).astype(float), 0.0)
+    churned = sets["C"].loc[members.index].to_numpy(dtype=float)
+    revenue, tenure = float(r.sum()), float(t.sum())
+    value = low = high = half = None
     if s and c and tenure > 0:
-        value = (revenue / tenure) * (1 / (c / s))
-    return _result(value=value, numerator=revenue, denominator=tenure, **common)
+        value = (revenue / tenure) * (s / c)
+    if value and s >= 2:
+        # delta method for log(r̄ / (t̄ · c̄)): influence r/r̄ − t/t̄ − c/c̄
+        influence = r / r.mean() - t / t.mean() - churned / churned.mean()
+        se = float(influence.std(ddof=1)) / math.sqrt(s)
+        low, high = math.exp(math.log(value) - Z95 * se), math.exp(math.log(value) + Z95 * se)
+        half = (high - low) / 2
+    return _result(
+        value=value,
+        numerator=revenue,
+        denominator=tenure,
+        low=low,
+        high=high,
+        marginOfError=half,
+        **common,
+    )
 
 
 # --------------------------------------------------------------------------- metric

@@ -615,12 +615,20 @@ def test_retention_churn_and_clv_on_six_customers() -> None:
     assert (churn["numerator"], churn["denominator"], churn["n"]) == (2, 4, 4)
     assert churn["value"] == 50.0
     check_wilson(churn, 2, 4)
-    # ARPC = (100 + 50 + 30) / (2 + 1 + 2) = 36 per period; L = 1 / (2/4) = 2 periods
-    assert clv["numerator"] == approx(180.0)
-    assert clv["denominator"] == approx(5.0)
-    assert clv["value"] == approx(72.0)
+    # closed lifetimes in S: k2 (1 period, 50) and k6 (2 periods, 30); k1 is still active,
+    # k3 has no signedUpAt. ARPC = 80 / 3 per period; L = S/C = 4/2 → CLV = 160/3
+    assert clv["numerator"] == approx(80.0)
+    assert clv["denominator"] == approx(3.0)
+    assert clv["value"] == approx(160 / 3)
     assert clv["n"] == 4
-    assert clv["low"] is None and clv["marginOfError"] is None and clv["scaleMin"] is None
+    # delta method: r = (0, 50, 0, 30), t = (0, 1, 0, 2), c = (0, 1, 1, 0) over k1, k2, k3,
+    # k6; z = r/20 − t/0.75 − c/0.5 = (0, −5/6, −2, −7/6), mean −1, s² = (1 + 1/36 + 1 +
+    # 1/36)/3 = 37/54; SE = √(37/54)/2
+    half = 1.959963984540054 * math.sqrt(37 / 54) / 2
+    assert clv["low"] == approx(160 / 3 * math.exp(-half))
+    assert clv["high"] == approx(160 / 3 * math.exp(half))
+    assert clv["marginOfError"] == approx(160 / 3 * math.sinh(half))
+    assert clv["scaleMin"] is None
 
 
 def test_retention_is_cohort_retention_and_the_net_one_has_its_own_name() -> None:

@@ -292,3 +292,19 @@ async def test_clv_reads_revenue_and_lifetime_over_the_same_span(
         assert (interval["low"], interval["high"]) == (
             pytest.approx(expected["low"], rel=1e-9), pytest.approx(expected["high"], rel=1e-9)
         )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- many groups
+
+
+async def test_each_query_takes_only_its_own_significance(client: httpx.AsyncClient) -> None:
+    w = '{from: "2026-01-01T00:00:00Z", to: "2026-02-01T00:00:00Z"}'
+    for query in (
+        f"{{ breakdown(kind: CSAT, by: [SEGMENT], window: {w}, significance: VS_PREVIOUS) "
+        "{ keys { value } } }",
+        f"{{ trend(kind: CSAT, granularity: DAY, window: {w}, significance: VS_REST) "
+        "{ periodStart } }",
+    ):
+        (error,) = (await gql(client, query, {}))["errors"]
+        assert error["extensions"]["code"] == "BAD_USER_INPUT"
+        assert error["extensions"]["reason"] == "UNSUPPORTED_SIGNIFICANCE"

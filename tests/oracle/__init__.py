@@ -11,11 +11,13 @@ from tests.oracle.metrics import (
     IncompatibleScales,
     ScaleTooShort,
     breakdown,
+    breakdown_tests,
     compare,
     funnel,
     metric,
     segments,
     trend,
+    trend_tests,
 )
 
 __all__ = [
@@ -24,9 +26,11 @@ __all__ = [
     "IncompatibleScales",
     "ScaleTooShort",
     "breakdown",
+    "breakdown_tests",
     "compare",
     "funnel",
     "metric",
     "segments",
     "trend",
+    "trend_tests",
 ]

@@ -734,6 +734,30 @@ def _nps_welch(a: pd.DataFrame, b: pd.DataFrame) -> float | None:
     return _welch(_nps_scores(a), _nps_scores(b))
 
 
+def _p_value(
+    kind: str, result_a: Result, units_a: pd.DataFrame, result_b: Result, units_b: pd.DataFrame
+) -> float | None:
+    """The two-sided p-value of the kind's test between two results and their units."""
+    p_value = None
+    if result_a["n"] >= 2 and result_b["n"] >= 2:
+        if kind in PROPORTION_TEST_KINDS:
+            p_value = _pooled_z(
+                result_a["numerator"],
+                result_a["denominator"],
+                result_b["numerator"],
+                result_b["denominator"],
+            )
+        elif kind in MEAN_KINDS:
+            p_value = _welch(
+                _samples(kind, units_a, result_a["scaleMin"], result_a["scaleMax"]),
+                _samples(kind, units_b, result_b["scaleMin"], result_b["scaleMax"]),
+            )
+        elif kind == "NPS":
+            p_value = _nps_welch(units_a, units_b)
+        # RESPONSE_COUNT, CLV: no test
+    return p_value
+
+
 def compare(
     ds: Dataset,
     kind: str,
@@ -755,23 +779,7 @@ def compare(
     difference = None
     if result_a["value"] is not None and result_b["value"] is not None:
         difference = result_b["value"] - result_a["value"]
-    p_value = None
-    if result_a["n"] >= 2 and result_b["n"] >= 2:
-        if kind in PROPORTION_TEST_KINDS:
-            p_value = _pooled_z(
-                result_a["numerator"],
-                result_a["denominator"],
-                result_b["numerator"],
-                result_b["denominator"],
-            )
-        elif kind in MEAN_KINDS:
-            p_value = _welch(
-                _samples(kind, units_a, result_a["scaleMin"], result_a["scaleMax"]),
-                _samples(kind, units_b, result_b["scaleMin"], result_b["scaleMax"]),
-            )
-        elif kind == "NPS":
-            p_value = _nps_welch(units_a, units_b)
-        # RESPONSE_COUNT, CLV: no test
+    p_value = _p_value(kind, result_a, units_a, result_b, units_b)
     # CHOICE: without a p-value, `significant` is null too.
     significant = None if p_value is None else p_value < 0.05
     return {
@@ -781,6 +789,134 @@ def compare(
         "pValue": p_value,
         "significant": significant,
     }
+
+
+# --------------------------------------------------------------------------- many groups
+
+TESTED_KINDS = PROPORTION_TEST_KINDS | MEAN_KINDS | {"NPS"}
+
+
+def _adjust(ps: list[float], adjustment: str) -> list[float]:
+    if not ps:
+        return []
+    p = np.asarray(ps, dtype=float)
+    if adjustment == "BENJAMINI_HOCHBERG":
+        return [float(x) for x in stats.false_discovery_control(p, method="bh")]
+    assert adjustment == "HOLM"
+    order = np.argsort(p, kind="stable")
+    m = len(p)
+    stepped = np.minimum(1.0, (m - np.arange(m)) * p[order])
+    out = np.empty(m)
+    out[order] = np.maximum.accumulate(stepped)
+    return [float(x) for x in out]
+
+
+def _finish(tests: list[tuple[float | None, str | None]], adjustment: str) -> list[dict[str, Any]]:
+    adjusted = iter(_adjust([p for p, _ in tests if p is not None], adjustment))
+    out = []
+    for p, withheld in tests:
+        q = next(adjusted) if p is not None else None
+        out.append(
+            {
+                "pValue": p,
+                "adjustedPValue": q,
+                "significant": None if q is None else q < 0.05,
+                "withheld": withheld,
+            }
+        )
+    return out
+
+
+def breakdown_tests(
+    ds: Dataset,
+    kind: str,
+    by: Sequence[str],
+    window: Window,
+    filter: Mapping[str, Any] | None = None,
+    adjustment: str = "HOLM",
+    min_sample: int = 30,
+) -> dict[tuple[Any, ...], dict[str, Any]]:
+    """`breakdown(significance: VS_REST)`: each group's units against every other unit of
+    the filtered population, p-values adjusted across the groups that have one."""
+    groups = breakdown(ds, kind, by, window, filter, min_sample)
+    start, end = _window(window)
+    units = _units(ds, kind, start, end, _filter(filter))
+    keys = list(groups)
+    tests: list[tuple[float | None, str | None]] = []
+    try:
+        _evaluate(kind, units, start, end, min_sample)  # one scale over all groups?
+        scales_ok = True
+    except IncompatibleScales:
+        scales_ok = False
+    for key in keys:
+        if kind not in TESTED_KINDS:
+            tests.append((None, "NO_TEST"))
+            continue
+        if not scales_ok:
+            tests.append((None, "INCOMPATIBLE_SCALES"))
+            continue
+        if groups[key]["lowSample"]:
+            tests.append((None, "LOW_SAMPLE"))
+            continue
+        inside = pd.Series(
+            [
+                all(
+                    value in _group_values(kind, d, v)
+                    for d, value, v in zip(by, key, row, strict=True)
+                )
+                for row in zip(*(units[DIMENSION_COLUMN[d]].tolist() for d in by), strict=True)
+            ],
+            index=units.index,
+            dtype=bool,
+        )
+        group_units, rest_units = units.loc[inside], units.loc[~inside]
+        rest = _evaluate(kind, rest_units, start, end, min_sample)
+        group = _evaluate(kind, group_units, start, end, min_sample)
+        p = _p_value(kind, rest, rest_units, group, group_units) if rest["n"] else None
+        tests.append((p, None if p is not None else "UNDEFINED"))
+    return dict(zip(keys, _finish(tests, adjustment), strict=True))
+
+
+def trend_tests(
+    ds: Dataset,
+    kind: str,
+    granularity: str,
+    window: Window,
+    timezone: str,
+    filter: Mapping[str, Any] | None = None,
+    adjustment: str = "HOLM",
+    min_sample: int = 30,
+) -> list[dict[str, Any]]:
+    """`trend(significance: VS_PREVIOUS)`: each period against the one before it."""
+    flt = _filter(filter)
+    sides = []
+    for _, cut_start, cut_end in periods(granularity, window, timezone):
+        start, end = _window((cut_start, cut_end))
+        units = _units(ds, kind, start, end, flt)
+        sides.append((_evaluate(kind, units, start, end, min_sample), units))
+    tests: list[tuple[float | None, str | None]] = []
+    for i, (result, units) in enumerate(sides):
+        if kind not in TESTED_KINDS:
+            tests.append((None, "NO_TEST"))
+        elif i == 0:
+            tests.append((None, "NO_PREVIOUS"))
+        elif result["lowSample"] or sides[i - 1][0]["lowSample"]:
+            tests.append((None, "LOW_SAMPLE"))
+        elif (
+            (result["scaleMin"], result["scaleMax"])
+            != (
+                sides[i - 1][0]["scaleMin"],
+                sides[i - 1][0]["scaleMax"],
+            )
+            and result["n"]
+            and sides[i - 1][0]["n"]
+        ):
+            tests.append((None, "INCOMPATIBLE_SCALES"))
+        else:
+            before, before_units = sides[i - 1]
+            p = _p_value(kind, before, before_units, result, units)
+            tests.append((p, None if p is not None else "UNDEFINED"))
+    return _finish(tests, adjustment)
 
 
 # --------------------------------------------------------------------------- funnel

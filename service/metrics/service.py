@@ -234,6 +234,7 @@ def answer_params(settings: Settings) -> dict[str, Any]:
     return {
         "minSample": settings.min_sample,
         "timezone": settings.timezone,
+        "fcrRecontactDays": settings.fcr_recontact_days,
         "definitions": hashlib.sha256(definitions.encode()).hexdigest()[:16],
     }
 

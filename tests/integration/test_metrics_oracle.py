@@ -308,7 +308,7 @@ TREND_TESTS = (
 TESTED = ("NPS", "CSAT", "CES", "COMPONENT_SCORE", "FCR", "CHURN_RATE", "RESPONSE_COUNT")
 
 
-def test_mismatches(got: dict[str, Any], expected: dict[str, Any], where: str) -> list[str]:
+def significance_mismatches(got: dict[str, Any], expected: dict[str, Any], where: str) -> list[str]:
     return [
         f"{where}{key}: service {got[key]!r} != oracle {expected[key]!r}"
         for key in ("pValue", "adjustedPValue", "significant", "withheld")
@@ -328,7 +328,9 @@ async def test_breakdown_groups_against_the_rest(loaded: Loaded, kind: str, adju
     expected = oracle.breakdown_tests(loaded.ds, kind, by, WHOLE_DAYS, None, adjustment)
     got = {tuple(k["value"] for k in g["keys"]): g["test"] for g in body["data"]["breakdown"]}
     assert set(got) == set(expected)
-    problems = [p for key in got for p in test_mismatches(got[key], expected[key], f"{key}: ")]
+    problems = [
+        p for key in got for p in significance_mismatches(got[key], expected[key], f"{key}: ")
+    ]
     assert not problems, "\n".join(problems)
     assert all(g["against"] == "VS_REST" for g in got.values())
     if kind in ("NPS", "CSAT", "CES"):  # the data set has groups both tested and withheld
@@ -343,7 +345,7 @@ async def test_trend_periods_against_the_previous(loaded: Loaded, kind: str) -> 
     expected = oracle.trend_tests(loaded.ds, kind, "WEEK", TREND, "UTC")
     got = [point["test"] for point in body["data"]["trend"]]
     problems = [p for i, (g, e) in enumerate(zip(got, expected, strict=True))
-                for p in test_mismatches(g, e, f"week {i}: ")]  # fmt: skip
+                for p in significance_mismatches(g, e, f"week {i}: ")]  # fmt: skip
     assert not problems, "\n".join(problems)
 
 

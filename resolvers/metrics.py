@@ -16,6 +16,7 @@ from schema.metrics import (
     MetricGroup,
     MetricResult,
     Segment,
+    SignificanceTest,
     TrendPoint,
     build_query,
     cell_filter,
@@ -24,7 +25,22 @@ from schema.metrics import (
 from schema.permissions import MetricsRead
 from schema.types import CxInfo
 from service.domain import Dimension, Granularity, MetricKind
-from service.metrics.query import Source
+from service.errors import BadUserInput
+from service.metrics import multiple
+from service.metrics.multiple import Adjustment, Against, GroupTest, Outcome
+from service.metrics.query import IncompatibleScales, Source
+from service.metrics.service import MetricResult as Result
+
+
+def _outcome(result: Result) -> Outcome:
+    return Outcome(value=result.value, low_sample=result.low_sample)
+
+
+def _check(significance: Against | None, wanted: Against, query: str) -> None:
+    if significance is not None and significance is not wanted:
+        raise BadUserInput(f"{query} tests with significance: {wanted.value} only",
+                           reason="UNSUPPORTED_SIGNIFICANCE")  # fmt: skip
+
 
 # `source` is a name strawberry's permission extension passes on its own: the Python
 # parameter is `source_`, the GraphQL argument stays `source`.
@@ -64,16 +80,31 @@ class MetricsQuery:
         filter: MetricFilter | None = None,
         min_data_version: int | None = None,
         source_: SourceArgument = Source.AUTO,
+        significance: Against | None = None,
+        adjustment: Adjustment = Adjustment.HOLM,
     ) -> list[MetricGroup] | None:
         ctx = info.context
+        _check(significance, Against.VS_REST, "breakdown")
         q = build_query(ctx.settings, kind, window, filter, by=by, source=source_)
         rows = await ctx.metrics.breakdown(ctx.tenant, q, min_data_version)
+        tests: list[GroupTest | None] = [None] * len(rows)
+        if significance is not None and rows:
+            total: Outcome | None = None
+            try:  # the whole filtered population, at the groups' data version
+                whole = build_query(ctx.settings, kind, window, filter, source=source_)
+                version = rows[0][1].data_version
+                total = _outcome(await ctx.metrics.metric(ctx.tenant, whole, version))
+            except IncompatibleScales:
+                total = None
+            groups = [_outcome(result) for _, result in rows]
+            tests = list(multiple.vs_rest(kind, total, groups, adjustment))
         return [
             MetricGroup(
                 keys=[DimensionValue(dimension=d, value=v) for d, v in zip(by, keys, strict=True)],
                 result=MetricResult.from_outcome(result),
+                test=SignificanceTest.of(test) if test else None,
             )
-            for keys, result in rows
+            for (keys, result), test in zip(rows, tests, strict=True)
         ]
 
     @strawberry.field(
@@ -90,13 +121,21 @@ class MetricsQuery:
         filter: MetricFilter | None = None,
         min_data_version: int | None = None,
         source_: SourceArgument = Source.AUTO,
+        significance: Against | None = None,
+        adjustment: Adjustment = Adjustment.HOLM,
     ) -> list[TrendPoint] | None:
         ctx = info.context
+        _check(significance, Against.VS_PREVIOUS, "trend")
         q = build_query(ctx.settings, kind, window, filter, granularity=granularity,
                         timezone=timezone, source=source_)  # fmt: skip
         points = await ctx.metrics.trend(ctx.tenant, q, min_data_version)
-        return [TrendPoint(period_start=label, result=MetricResult.from_outcome(r))
-                for label, r in points]  # fmt: skip
+        tests: list[GroupTest | None] = [None] * len(points)
+        if significance is not None:
+            outcomes = [_outcome(r) for _, r in points]
+            tests = list(multiple.vs_previous(kind, outcomes, adjustment))
+        return [TrendPoint(period_start=label, result=MetricResult.from_outcome(r),
+                           test=SignificanceTest.of(t) if t else None)
+                for (label, r), t in zip(points, tests, strict=True)]  # fmt: skip
 
     @strawberry.field(
         permission_classes=[MetricsRead],
@@ -116,7 +155,8 @@ class MetricsQuery:
 
     @strawberry.field(
         permission_classes=[MetricsRead],
-        description="Customers reaching each stage of a journey, in order.",
+        description="The cohort that entered a journey's first stage in the window, followed "
+        "through each stage in order.",
     )
     async def journey_funnel(
         self,

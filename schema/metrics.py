@@ -11,6 +11,7 @@ from schema.enums import Channel, Component
 from schema.inputs import TimeWindow
 from service.domain import Dimension, Granularity, MetricKind
 from service.metrics.cells import CellFilter
+from service.metrics.multiple import Adjustment, Against, GroupTest, Withheld
 from service.metrics.query import MetricQuery, Source
 from service.metrics.service import MetricResult as MetricOutcome
 from service.metrics.timeframe import Window, default_window, zone
@@ -25,6 +26,24 @@ strawberry.enum(
     name="MetricSource",
     description="Where survey metrics are read: AUTO and ROLLUPS use daily rollups plus raw "
     "documents for partial days; RAW aggregates raw documents only (a cross-check).",
+)
+
+strawberry.enum(
+    Against,
+    name="Significance",
+    description="What each result is tested against: VS_REST (breakdown: the group against "
+    "all other records) or VS_PREVIOUS (trend: the period against the one before).",
+)
+strawberry.enum(
+    Adjustment,
+    name="PValueAdjustment",
+    description="Across the tests of one answer: HOLM (family-wise error) or "
+    "BENJAMINI_HOCHBERG (false discovery rate).",
+)
+strawberry.enum(
+    Withheld,
+    name="WithheldReason",
+    description="Why a test has no p-value.",
 )
 
 
@@ -94,6 +113,24 @@ class MetricResult:
         )  # fmt: skip
 
 
+@strawberry.type(description="A test of one result against the rest or the previous period.")
+class SignificanceTest:
+    against: Against
+    adjustment: Adjustment
+    p_value: float | None = strawberry.field(description="Two-sided, before adjustment.")
+    adjusted_p_value: float | None = strawberry.field(
+        description="Adjusted across this answer's tests that have a p-value."
+    )
+    significant: bool | None = strawberry.field(description="adjustedPValue < 0.05")
+    withheld: Withheld | None = strawberry.field(description="Why pValue is null.")
+
+    @classmethod
+    def of(cls, test: GroupTest) -> SignificanceTest:
+        return cls(against=test.against, adjustment=test.adjustment, p_value=test.p_value,
+                   adjusted_p_value=test.adjusted_p_value, significant=test.significant,
+                   withheld=test.withheld)  # fmt: skip
+
+
 @strawberry.type
 class DimensionValue:
     dimension: Dimension
@@ -104,12 +141,18 @@ class DimensionValue:
 class MetricGroup:
     keys: list[DimensionValue]
     result: MetricResult
+    test: SignificanceTest | None = strawberry.field(
+        default=None, description="With significance: VS_REST."
+    )
 
 
 @strawberry.type
 class TrendPoint:
     period_start: datetime = strawberry.field(description="In the trend's timezone.")
     result: MetricResult
+    test: SignificanceTest | None = strawberry.field(
+        default=None, description="With significance: VS_PREVIOUS."
+    )
 
 
 @strawberry.type
@@ -121,15 +164,22 @@ class Comparison:
     significant: bool | None = strawberry.field(description="pValue < 0.05")
 
 
-@strawberry.type
+@strawberry.type(
+    description="One stage for the cohort that entered the journey's first stage in the window."
+)
 class FunnelStage:
     stage: str
     stage_name: str
-    customers: int
-    conversion_from_previous: float | None = strawberry.field(
-        description="100 · customers / the previous stage's customers."
+    customers: int = strawberry.field(
+        description="Cohort members who reached this stage (after reaching the previous one)."
     )
-    median_hours_to_next_stage: float | None
+    conversion_from_previous: float | None = strawberry.field(
+        description="100 · customers / the previous stage's customers (at most 100)."
+    )
+    median_hours_to_next_stage: float | None = strawberry.field(
+        description="Kaplan–Meier median, those not yet at the next stage censored now; null "
+        "when the estimate never falls to one half."
+    )
 
 
 @strawberry.type

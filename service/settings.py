@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     )
     min_sample: int = Field(default=30, ge=1, description="Below this n a result is lowSample.")
     max_window_days: int = Field(default=400, ge=1)
+    fcr_recontact_days: int = Field(
+        default=7, ge=0, description="A contact this soon after a case's first re-opens it (FCR)."
+    )
     cache_backend: str = Field(default="memory", pattern="^(memory|redis|none)$")
     redis_url: str = "redis://127.0.0.1:6379/0"
     cache_ttl_s: int = Field(default=3600, ge=1)

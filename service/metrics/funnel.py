@@ -1,4 +1,4 @@
-"""Journey funnels: customers reaching each stage, conversion and time to the next stage."""
+"""Journey funnels over an entry cohort: who reaches each stage, and how soon (docs)."""
 
 from __future__ import annotations
 
@@ -17,22 +17,42 @@ class FunnelStep:
     median_hours_to_next_stage: float | None
 
 
-def funnel(stage_keys: list[str], visits: list[Doc]) -> list[FunnelStep]:
-    first: dict[str, dict[str, datetime]] = {s: {} for s in stage_keys}
-    for v in visits:
-        stage = v["_id"]["s"]
-        if stage in first:
-            first[stage][v["_id"]["c"]] = v["t"]
+def _reached(stage_keys: list[str], visits: list[Doc]) -> list[dict[str, datetime]]:
+    """Per stage, each cohort member's time of reaching it: the first stage's first visit,
+    then the first visit to each next stage at or after reaching the one before."""
+    times: dict[str, dict[str, list[datetime]]] = {s: {} for s in stage_keys}
+    for v in visits:  # oldest first
+        if v["s"] in times:
+            times[v["s"]].setdefault(v["c"], []).append(v["t"])
+    reached: list[dict[str, datetime]] = [{c: ts[0] for c, ts in times[stage_keys[0]].items()}]
+    for stage in stage_keys[1:]:
+        here: dict[str, datetime] = {}
+        for customer, before in reached[-1].items():
+            later = next((t for t in times[stage].get(customer, ()) if t >= before), None)
+            if later is not None:
+                here[customer] = later
+        reached.append(here)
+    return reached
+
+
+def funnel(stage_keys: list[str], visits: list[Doc], now: datetime) -> list[FunnelStep]:
+    """Stages in order for the cohort in ``visits`` (stage_keys[0]'s entrants). Time to the
+    next stage is a Kaplan–Meier median, who has not moved on being censored at ``now``."""
+    if not stage_keys:
+        return []
+    reached = _reached(stage_keys, visits)
     steps = []
     for i, stage in enumerate(stage_keys):
-        reached = first[stage]
-        previous = len(first[stage_keys[i - 1]]) if i else 0
-        conversion = 100 * len(reached) / previous if i and previous else None
+        previous = len(reached[i - 1]) if i else 0
+        conversion = 100 * len(reached[i]) / previous if i and previous else None
         hours = None
         if i + 1 < len(stage_keys):
-            nxt = first[stage_keys[i + 1]]
-            gaps = [(nxt[c] - t).total_seconds() / 3600 for c, t in reached.items()
-                    if c in nxt and nxt[c] >= t]  # fmt: skip
-            hours = stats.median(gaps)
-        steps.append(FunnelStep(stage, len(reached), conversion, hours))
+            nxt = reached[i + 1]
+            times = [
+                ((nxt[c] - t).total_seconds() / 3600, True) if c in nxt
+                else (max((now - t).total_seconds(), 0.0) / 3600, False)  # not yet: censored
+                for c, t in reached[i].items()
+            ]  # fmt: skip
+            hours = stats.kaplan_meier_median(times)
+        steps.append(FunnelStep(stage, len(reached[i]), conversion, hours))
     return steps

@@ -34,7 +34,8 @@ SURVEY_FAMILY: dict[MetricKind, str] = {
     MetricKind.COMPONENT_SCORE: "COMPONENT",
     MetricKind.RESPONSE_COUNT: RESPONSE,
 }
-CUSTOMER_KINDS = frozenset({MetricKind.RETENTION_RATE, MetricKind.CHURN_RATE, MetricKind.CLV})
+CUSTOMER_KINDS = frozenset({MetricKind.RETENTION_RATE, MetricKind.RETENTION_RATE_NET,
+                            MetricKind.CHURN_RATE, MetricKind.CLV})  # fmt: skip
 
 PeriodKey = float | None  # a period's start as a UTC timestamp; None for a whole window
 
@@ -68,4 +69,19 @@ class IncompatibleScales(CxError):
             f"{kind.value} would pool answers on different scales ({named}); narrow the filter "
             "(e.g. by journey or stage) so one scale remains",
             scales=[{"min": lo, "max": hi} for lo, hi in sorted(scales)],
+        )
+
+
+class ScaleTooShort(CxError):
+    """A top-2-box share on a scale of fewer than 4 points: on 1–2 it is always 100%, on 1–3
+    it counts two of three points — neither is a "top box"."""
+
+    code = "SCALE_TOO_SHORT"
+
+    def __init__(self, kind: MetricKind, scale: Scale) -> None:
+        lo, hi = scale
+        super().__init__(
+            f"{kind.value} is a top-2-box share and needs a scale of at least 4 points; "
+            f"{lo}-{hi} has {hi - lo + 1}",
+            scale={"min": lo, "max": hi},
         )

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from service.domain import Dimension, MetricKind
 from service.errors import BadUserInput
 from service.metrics import formulas
 from service.metrics.cells import GroupKey
+from service.metrics.clv import Member, clv
 from service.metrics.formulas import MetricValue
 from service.metrics.query import MetricQuery, PeriodKey
 from service.metrics.timeframe import Window
@@ -33,8 +34,7 @@ class _Tally:
     end: int = 0  # E
     new: int = 0  # Nw
     churned: int = 0  # C
-    revenue: float = 0.0
-    tenure: float = 0.0
+    members: list[Member] = field(default_factory=list)  # S, for CLV
 
 
 def _before(t: datetime | None, bound: datetime) -> bool:
@@ -46,12 +46,16 @@ def _add(tally: _Tally, customer: Doc, win: Window) -> None:
     signed_before = signed is None or signed < win.start
     if signed_before and not _before(churned, win.start):
         tally.start += 1
-        if churned is not None and win.start <= churned < win.end:
-            tally.churned += 1
-        if signed is not None:
-            stop = min(churned, win.end) if churned is not None else win.end
-            tally.revenue += float(customer.get("revenue") or 0.0)
-            tally.tenure += (stop - signed) / (win.end - win.start)
+        in_window = churned is not None and win.start <= churned < win.end
+        tally.churned += in_window
+        # revenue is to date: its span is known (sign-up to churn) once the customer churned
+        if signed is not None and churned is not None:
+            revenue = float(customer.get("revenue") or 0.0)
+            tally.members.append(
+                Member(revenue, (churned - signed) / (win.end - win.start), in_window)
+            )
+        else:
+            tally.members.append(Member(0.0, 0.0, in_window))
     if (signed is None or signed < win.end) and not _before(churned, win.end):
         tally.end += 1
     if signed is not None and win.start <= signed < win.end:
@@ -59,17 +63,13 @@ def _add(tally: _Tally, customer: Doc, win: Window) -> None:
 
 
 def _value(kind: MetricKind, t: _Tally) -> MetricValue:
-    if kind is MetricKind.RETENTION_RATE:
-        return formulas.proportion(kind, t.end - t.new, t.start)
+    if kind is MetricKind.RETENTION_RATE:  # cohort: of S, those not churned by the end
+        return formulas.proportion(kind, t.start - t.churned, t.start)
+    if kind is MetricKind.RETENTION_RATE_NET:
+        return formulas.ratio(kind, t.end - t.new, t.start)
     if kind is MetricKind.CHURN_RATE:
         return formulas.proportion(kind, t.churned, t.start)
-    if t.start == 0:
-        return formulas.empty(kind)
-    value = None
-    if t.churned and t.tenure > 0:
-        value = (t.revenue / t.tenure) * (t.start / t.churned)
-    return MetricValue(kind=kind, value=value, n=t.start, numerator=t.revenue,
-                       denominator=t.tenure)  # fmt: skip
+    return clv(t.members)
 
 
 def compute(q: MetricQuery, customers: list[Doc]) -> dict[tuple[PeriodKey, GroupKey], MetricValue]:

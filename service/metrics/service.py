@@ -6,14 +6,14 @@ import asyncio
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from service.cache_codec import Codec
 from service.domain import Dimension, MetricKind
 from service.errors import BadUserInput, CxError, NotFound
-from service.metrics import formulas, retention, stats, support, survey
+from service.metrics import formulas, retention, support, survey
 from service.metrics.cells import CellFilter, GroupKey
 from service.metrics.formulas import Distribution, MetricValue, Sample
 from service.metrics.funnel import FunnelStep, funnel
@@ -24,17 +24,12 @@ from service.metrics.query import (
     MetricQuery,
     PeriodKey,
 )
+from service.metrics.significance import check_comparable, p_value
 from service.metrics.timeframe import Window
 from service.settings import Settings
 from service.store import cases, journeys, tenants, touchpoints
 from service.store.client import Mongo, aggregate, to_list
 from service.store.indexes import CUSTOMERS
-
-PROPORTIONS = frozenset({MetricKind.CSAT, MetricKind.CES_PERCENT_EASY, MetricKind.FCR,
-                         MetricKind.RETENTION_RATE, MetricKind.CHURN_RATE})  # fmt: skip
-MEANS = frozenset({MetricKind.CES, MetricKind.EMOTION, MetricKind.VALUE_FOR_EFFORT,
-                   MetricKind.COMPONENT_SCORE, MetricKind.CSAT_SCORE_PERCENT,
-                   MetricKind.NPS_MEAN_LIKELIHOOD})  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -101,7 +96,7 @@ class MetricsService:
             return out
         if q.kind is MetricKind.FCR:
             contacts = await cases.contacts_of_cases_in(self.mongo, tenant, q.window)
-            return support.fcr(q, contacts)
+            return support.fcr(q, contacts, timedelta(days=self.settings.fcr_recontact_days))
         assert q.kind in CUSTOMER_KINDS
         retention.check_supported(q)
         return retention.compute(q, await self._customers(tenant, q.filter))
@@ -180,8 +175,9 @@ class MetricsService:
     async def compare(self, tenant: str, a: MetricQuery, b: MetricQuery) -> Comparison:
         ra, rb = await self.metric(tenant, a, None), await self.metric(tenant, b, None)
         va, vb = ra.value, rb.value
+        check_comparable(a.kind, va, vb)
         difference = vb.value - va.value if va.value is not None and vb.value is not None else None
-        p = _p_value(a.kind, va, vb)
+        p = p_value(a.kind, va, vb)
         return Comparison(a=ra, b=rb, difference=difference, p_value=p,
                           significant=None if p is None else p < 0.05)  # fmt: skip
 
@@ -196,10 +192,14 @@ class MetricsService:
 
         async def run() -> list[FunnelStep]:
             async with self.mongo.budget(f"journeyFunnel({journey_key})"):
-                visits = await touchpoints.first_visits(
-                    self.mongo, tenant, journey_key, window, flt
+                visits = (
+                    await touchpoints.cohort_visits(
+                        self.mongo, tenant, journey_key, stage_keys[0], window, flt
+                    )
+                    if stage_keys
+                    else []
                 )
-            return funnel(stage_keys, visits)
+            return funnel(stage_keys, visits, datetime.now(UTC))
 
         described = {"journey": journey_key, "stages": stage_keys, "window": window,
                      "filter": _filter(flt)}  # fmt: skip
@@ -234,40 +234,9 @@ def answer_params(settings: Settings) -> dict[str, Any]:
     return {
         "minSample": settings.min_sample,
         "timezone": settings.timezone,
+        "fcrRecontactDays": settings.fcr_recontact_days,
         "definitions": hashlib.sha256(definitions.encode()).hexdigest()[:16],
     }
-
-
-def _p_value(kind: MetricKind, a: MetricValue, b: MetricValue) -> float | None:
-    """The fitting test's two-sided p-value; null where its statistic is 0/0 (docs)."""
-    sa, sb = a.sample, b.sample
-    if sa is None or sb is None or sa.n < 2 or sb.n < 2:
-        return None
-    if kind in PROPORTIONS:
-        k1, k2 = sa.successes, sb.successes
-        if k1 is None or k2 is None or not (0 <= k1 <= sa.n and 0 <= k2 <= sb.n):
-            return None
-        if (k1 + k2) in (0, sa.n + sb.n):  # pooled share 0 or 1
-            return None
-        return stats.two_proportion_p_value(k1, sa.n, k2, sb.n)
-    if kind in MEANS:
-        m1, v1, m2, v2 = sa.mean, sa.variance, sb.mean, sb.variance
-        if m1 is None or v1 is None or m2 is None or v2 is None or v1 + v2 == 0:
-            return None
-        return stats.welch_p_value(sa.n, m1, v1, sb.n, m2, v2)
-    if kind is MetricKind.NPS:
-        p1, d1, p2, d2 = sa.promoters, sa.detractors, sb.promoters, sb.detractors
-        if p1 is None or d1 is None or p2 is None or d2 is None:
-            return None
-        if _nps_variance(p1, d1, sa.n) + _nps_variance(p2, d2, sb.n) == 0:
-            return None
-        return stats.nps_difference_p_value(p1, d1, sa.n, p2, d2, sb.n)
-    return None
-
-
-def _nps_variance(promoters: int, detractors: int, n: int) -> float:
-    p, d = promoters / n, detractors / n
-    return p + d - (p - d) ** 2
 
 
 def _filter(flt: CellFilter) -> dict[str, list[str] | None]:

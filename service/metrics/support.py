@@ -5,7 +5,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from service.domain import MetricKind
 from service.metrics import formulas
@@ -18,7 +18,6 @@ from service.store.client import Doc
 @dataclass
 class _Case:
     first: Doc
-    contacts: int = 0
     times: list[datetime] = field(default_factory=list)
 
 
@@ -31,11 +30,15 @@ def _key(contact: Doc) -> CellKey:
     )  # fmt: skip
 
 
-def fcr(q: MetricQuery, contacts: list[Doc]) -> dict[tuple[PeriodKey, GroupKey], MetricValue]:
+def fcr(
+    q: MetricQuery, contacts: list[Doc], recontact: timedelta
+) -> dict[tuple[PeriodKey, GroupKey], MetricValue]:
+    """Each case counts once, in the period of its first contact (all time); it is resolved
+    at first contact when that contact is resolved and no other one follows within
+    ``recontact``. So a period's FCR is final once ``recontact`` has passed after it."""
     cases: dict[str, _Case] = {}
     for contact in contacts:  # oldest first
         case = cases.setdefault(contact["caseId"], _Case(first=contact))
-        case.contacts += 1
         case.times.append(contact["occurredAt"])
 
     periods = q.periods()
@@ -45,16 +48,16 @@ def fcr(q: MetricQuery, contacts: list[Doc]) -> dict[tuple[PeriodKey, GroupKey],
         key = _key(case.first)
         if not q.filter.matches(key):
             continue
-        solved = case.contacts == 1 and case.first.get("resolved") is True
-        seen: set[PeriodKey] = set()
-        for t in case.times:  # a case counts once in each period it has a contact in
-            i = bisect_right(starts, t) - 1
-            if i >= 0 and periods[i][1].start <= t < periods[i][1].end:
-                seen.add(periods[i][0])
-        for period in seen:
-            for group in group_keys(key, q.by, q.filter.components):
-                tally = counts[(period, group)]
-                tally[0] += 1
-                tally[1] += solved
+        first = case.times[0]
+        i = bisect_right(starts, first) - 1
+        if i < 0 or not periods[i][1].start <= first < periods[i][1].end:
+            continue  # first contact outside the window: the case belongs elsewhere
+        # times are sorted: the second contact, if any, is the earliest re-contact
+        recontacted = len(case.times) > 1 and case.times[1] < first + recontact
+        solved = case.first.get("resolved") is True and not recontacted
+        for group in group_keys(key, q.by, q.filter.components):
+            tally = counts[(periods[i][0], group)]
+            tally[0] += 1
+            tally[1] += solved
     return {k: formulas.proportion(MetricKind.FCR, solved, total)
             for k, (total, solved) in counts.items()}  # fmt: skip

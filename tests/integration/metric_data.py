@@ -251,7 +251,8 @@ def _case_touchpoints(
         # distinct instants: each later contact at least a minute after the previous one
         moments = [first]
         for _ in range(contacts - 1):
-            moments.append(moments[-1] + timedelta(minutes=rnd.randint(1, 60 * 24 * 6)))
+            # up to 9 days: some re-contacts fall past CX_FCR_RECONTACT_DAYS (7)
+            moments.append(moments[-1] + timedelta(minutes=rnd.randint(1, 60 * 24 * 9)))
         # a few cases with a later contact exactly on a special instant
         if contacts > 1 and i % 7 == 3:
             special = rnd.choice(SPECIAL_INSTANTS)
@@ -440,7 +441,7 @@ SURVEY_KINDS = (
     "COMPONENT_SCORE",
     "RESPONSE_COUNT",
 )
-CUSTOMER_KINDS = ("RETENTION_RATE", "CHURN_RATE", "CLV")
+CUSTOMER_KINDS = ("RETENTION_RATE", "RETENTION_RATE_NET", "CHURN_RATE", "CLV")
 ALL_KINDS = (*SURVEY_KINDS, "FCR", *CUSTOMER_KINDS)
 
 

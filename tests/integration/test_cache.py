@@ -442,9 +442,11 @@ async def test_the_memory_cache_is_bounded_and_evicts_the_least_recently_used(
 
 async def test_settings_that_change_an_answer_are_part_of_the_key(mongo_uri: str) -> None:
     keys = []
-    for overrides in ({}, {"min_sample": 5}, {"timezone": "Asia/Tehran"}):
+    for overrides in (
+        {}, {"min_sample": 5}, {"timezone": "Asia/Tehran"}, {"fcr_recontact_days": 3}
+    ):  # fmt: skip
         settings = make_settings(mongo_uri, **overrides)
         async with serving(settings) as (app, _):
             keys.append(app.state.cx.cache.key("default", 3, {"op": "metric", "q": "same"}))
-    assert len(set(keys)) == 3
+    assert len(set(keys)) == 4
     assert all(KEY.match(k) for k in keys)

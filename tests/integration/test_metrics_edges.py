@@ -34,6 +34,7 @@ from tests.integration.metric_data import (
     TREND_QUERY,
     WHOLE_DAYS,
     MetricData,
+    close,
     generate,
     load,
     observed,
@@ -109,6 +110,11 @@ def customer(external_id: str, **fields: Any) -> dict[str, Any]:
 
 
 SMALL = generate(7, customers=12, stubs=1, cases=6, responses=40)
+VS_REST = (
+    "query($kind: MetricKind!, $w: TimeWindow) { breakdown(kind: $kind, by: [SEGMENT], "
+    "window: $w, significance: VS_REST) { keys { value } result { lowSample } "
+    "test { pValue adjustedPValue significant withheld } } }"
+)
 
 
 # --------------------------------------------------------------------------- empty
@@ -233,10 +239,10 @@ async def test_a_single_response(client: httpx.AsyncClient, source: str) -> None
             results[kind], oracle.metric(ds, kind, WHOLE_DAYS), f"{kind}: "
         )
     assert not problems, "\n".join(problems)
-    # stated: NPS of one promoter is 100 with a zero margin; a mean of one has no interval
+    # stated: with one answer NPS (100 here) and a mean have no interval
     nps = observed(results["NPS"])
     assert (nps["value"], nps["n"], nps["low"], nps["high"], nps["marginOfError"]) == (
-        100, 1, 100, 100, 0
+        100, 1, None, None, None
     )  # fmt: skip
     assert nps["distribution"] == {"promoters": 1, "passives": 0, "detractors": 0}
     ces = results["CES"]
@@ -420,6 +426,40 @@ async def test_low_sample_follows_the_tenant_minimum(mongo_uri: str) -> None:
                 flags.add(got[key]["lowSample"])
         assert not problems, "\n".join(problems)
         assert flags == {True, False}  # the data set has groups on both sides of 5
+
+        # each group against the rest: withheld exactly where lowSample, else as the oracle
+        tested = await check_vs_rest(client, ds, 5)
+        assert {"CSAT", "CES", "EMOTION"} <= tested
+
+
+async def check_vs_rest(client: httpx.AsyncClient, ds: oracle.Dataset, min_sample: int
+                        ) -> set[str]:  # fmt: skip
+    """breakdown(significance: VS_REST) by SEGMENT against the oracle for every kind; the
+    kinds with at least one p-value."""
+    tested: set[str] = set()
+    for kind in ALL_KINDS:
+        body = await gql_ok(client, VS_REST, {"kind": kind, "w": window_input(WHOLE_DAYS)})
+        expected_tests = oracle.breakdown_tests(ds, kind, ["SEGMENT"], WHOLE_DAYS,
+                                                min_sample=min_sample)  # fmt: skip
+        for group in body["breakdown"]:
+            key = tuple(k["value"] for k in group["keys"])
+            test, want = group["test"], expected_tests[key]
+            for field in ("pValue", "adjustedPValue", "significant", "withheld"):
+                assert close(test[field], want[field]), (kind, key, field, test, want)
+            if kind in ("RESPONSE_COUNT", "CLV", "RETENTION_RATE_NET"):
+                assert (test["pValue"], test["withheld"]) == (None, "NO_TEST")
+            elif group["result"]["lowSample"]:
+                assert (test["pValue"], test["withheld"]) == (None, "LOW_SAMPLE")
+            elif test["pValue"] is not None:
+                tested.add(kind)
+    return tested
+
+
+async def test_every_testable_kind_against_the_rest(mongo_uri: str) -> None:
+    async with serving(make_settings(mongo_uri, min_sample=1)) as client:
+        ds, _ = await load(client, SMALL)
+        tested = await check_vs_rest(client, ds, 1)
+    assert {"FCR", "CHURN_RATE", "RETENTION_RATE", "CSAT", "CES"} <= tested
 
 
 # --------------------------------------------------------------------------- default window

@@ -291,6 +291,64 @@ async def test_trend(loaded: Loaded, kind: str, granularity: str, tz: str, sourc
     assert not problems, "\n".join(problems)
 
 
+# --------------------------------------------------------------------------- many groups
+
+TEST_FIELDS = "test { against adjustment pValue adjustedPValue significant withheld }"
+BREAKDOWN_TESTS = (
+    "query($kind: MetricKind!, $by: [Dimension!]!, $window: TimeWindow, $filter: MetricFilter, "
+    "$adjustment: PValueAdjustment!) { breakdown(kind: $kind, by: $by, window: $window, "
+    "filter: $filter, significance: VS_REST, adjustment: $adjustment) { keys { value } "
+    f"{TEST_FIELDS} }} }}"
+)
+TREND_TESTS = (
+    "query($kind: MetricKind!, $window: TimeWindow!, $adjustment: PValueAdjustment!) { "
+    'trend(kind: $kind, granularity: WEEK, window: $window, timezone: "UTC", '
+    f"significance: VS_PREVIOUS, adjustment: $adjustment) {{ {TEST_FIELDS} }} }}"
+)
+TESTED = ("NPS", "CSAT", "CES", "COMPONENT_SCORE", "FCR", "CHURN_RATE", "RESPONSE_COUNT")
+
+
+def significance_mismatches(got: dict[str, Any], expected: dict[str, Any], where: str) -> list[str]:
+    return [
+        f"{where}{key}: service {got[key]!r} != oracle {expected[key]!r}"
+        for key in ("pValue", "adjustedPValue", "significant", "withheld")
+        if not close(got[key], expected[key])
+    ]
+
+
+@pytest.mark.parametrize("adjustment", ["HOLM", "BENJAMINI_HOCHBERG"])
+@pytest.mark.parametrize("kind", TESTED)
+async def test_breakdown_groups_against_the_rest(loaded: Loaded, kind: str, adjustment: str
+                                                 ) -> None:  # fmt: skip
+    by = ["COMPONENT"] if kind == "COMPONENT_SCORE" else ["SEGMENT"]
+    body = await ask(loaded, BREAKDOWN_TESTS, {"kind": kind, "by": by,
+                     "window": window_input(WHOLE_DAYS), "filter": None,
+                     "adjustment": adjustment})  # fmt: skip
+    assert "errors" not in body, body["errors"]
+    expected = oracle.breakdown_tests(loaded.ds, kind, by, WHOLE_DAYS, None, adjustment)
+    got = {tuple(k["value"] for k in g["keys"]): g["test"] for g in body["data"]["breakdown"]}
+    assert set(got) == set(expected)
+    problems = [
+        p for key in got for p in significance_mismatches(got[key], expected[key], f"{key}: ")
+    ]
+    assert not problems, "\n".join(problems)
+    assert all(g["against"] == "VS_REST" for g in got.values())
+    if kind in ("NPS", "CSAT", "CES"):  # the data set has groups both tested and withheld
+        assert {g["withheld"] is None for g in got.values()} == {True, False}
+
+
+@pytest.mark.parametrize("kind", TESTED)
+async def test_trend_periods_against_the_previous(loaded: Loaded, kind: str) -> None:
+    body = await ask(loaded, TREND_TESTS, {"kind": kind, "window": window_input(TREND),
+                                           "adjustment": "HOLM"})  # fmt: skip
+    assert "errors" not in body, body["errors"]
+    expected = oracle.trend_tests(loaded.ds, kind, "WEEK", TREND, "UTC")
+    got = [point["test"] for point in body["data"]["trend"]]
+    problems = [p for i, (g, e) in enumerate(zip(got, expected, strict=True))
+                for p in significance_mismatches(g, e, f"week {i}: ")]  # fmt: skip
+    assert not problems, "\n".join(problems)
+
+
 # --------------------------------------------------------------------------- compare
 
 

@@ -9,22 +9,28 @@ from tests.oracle.dataset import Dataset
 from tests.oracle.metrics import (
     BadUserInput,
     IncompatibleScales,
+    ScaleTooShort,
     breakdown,
+    breakdown_tests,
     compare,
     funnel,
     metric,
     segments,
     trend,
+    trend_tests,
 )
 
 __all__ = [
     "BadUserInput",
     "Dataset",
     "IncompatibleScales",
+    "ScaleTooShort",
     "breakdown",
+    "breakdown_tests",
     "compare",
     "funnel",
     "metric",
     "segments",
     "trend",
+    "trend_tests",
 ]

@@ -61,7 +61,11 @@ MEAN_KINDS = frozenset(
     }
 )
 TOP_TWO_KINDS = frozenset({"CSAT", "CES_PERCENT_EASY"})
-CUSTOMER_KINDS = frozenset({"RETENTION_RATE", "CHURN_RATE", "CLV"})
+# kinds whose value is in the units of the answer scale
+SCALE_UNIT_KINDS = frozenset(
+    {"CES", "EMOTION", "VALUE_FOR_EFFORT", "CSAT_SCORE_PERCENT", "NPS_MEAN_LIKELIHOOD"}
+)
+CUSTOMER_KINDS = frozenset({"RETENTION_RATE", "RETENTION_RATE_NET", "CHURN_RATE", "CLV"})
 PROPORTION_TEST_KINDS = frozenset(
     {"CSAT", "CES_PERCENT_EASY", "FCR", "RETENTION_RATE", "CHURN_RATE"}
 )
@@ -79,8 +83,8 @@ DIMENSION_COLUMN = {
 }
 
 Z95 = float(stats.norm.ppf(0.975))
-NPS_Z = 1.96  # docs/metrics.md writes the NPS margin of error with 1.96 itself
 MAX_WINDOW = timedelta(days=400)  # CX_MAX_WINDOW_DAYS default
+RECONTACT_DAYS = 7  # CX_FCR_RECONTACT_DAYS default
 
 
 class IncompatibleScales(Exception):
@@ -89,6 +93,10 @@ class IncompatibleScales(Exception):
     def __init__(self, scales: Sequence[tuple[int, int]]) -> None:
         self.scales = sorted(scales)
         super().__init__(f"incompatible scales: {self.scales}")
+
+
+class ScaleTooShort(Exception):
+    """A top-2-box share asked of answers on a scale of fewer than 4 points (SCALE_TOO_SHORT)."""
 
 
 class BadUserInput(Exception):
@@ -195,35 +203,37 @@ def _responses(
 
 
 def _cases(
-    ds: Dataset, start: pd.Timestamp, end: pd.Timestamp, flt: dict[str, Any]
+    ds: Dataset,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    flt: dict[str, Any],
+    recontact_days: int = RECONTACT_DAYS,
 ) -> pd.DataFrame:
-    """The support cases FCR reads: one row per case with a contact in the window, carrying
-    the dimensions of its first contact (all time) and whether it was resolved at first
-    contact (exactly one contact in all time, and that one resolved)."""
+    """The support cases FCR reads: one row per case whose first contact (all time) is in
+    the window, carrying that contact's dimensions and whether the case was resolved at first
+    contact (that contact resolved, and no other contact within `recontact_days` of it)."""
     t = ds.touchpoints
     # CHOICE: a case is identified by its caseId alone (not per source or per customer); only
     # a missing (None) caseId means "no case".
     t = t.loc[t["caseId"].map(lambda c: c is not None).astype(bool)]
     # CHOICE: contacts at the same instant are ordered as they were sent; the first of them
-    # is the case's first contact.
+    # is the case's first contact (and the others are re-contacts, 0 s after it).
     t = t.sort_values(["occurredAt", "order"], kind="stable")
-    # "All time" is read literally: contacts before the window's start and after its end
-    # count, both for "exactly one contact" and for which contact is the first.
     columns = ["caseId", "customer", "segments", "journey", "stage", "channel", "component"]
-    first = t.drop_duplicates("caseId", keep="first")[[*columns, "resolved"]]
+    first = t.drop_duplicates("caseId", keep="first")[[*columns, "resolved", "occurredAt"]]
     first = first.set_index("caseId", drop=False)
-    contacts = t.groupby("caseId", sort=False).size()
-    in_window = _in_window(t["occurredAt"], start, end).groupby(t["caseId"], sort=False).any()
-    cases = first.assign(
-        contacts=contacts.reindex(first.index),
-        inWindow=in_window.reindex(first.index).astype(bool),
+    # the second contact of each case, if any: the earliest re-contact
+    second = t.loc[t.duplicated("caseId", keep="first")].drop_duplicates("caseId")
+    second_at = second.set_index("caseId")["occurredAt"].reindex(first.index)
+    recontacted = second_at.notna() & (
+        second_at - first["occurredAt"] < pd.Timedelta(days=recontact_days)
     )
-    cases = cases.assign(
-        resolvedAtFirstContact=(cases["contacts"] == 1)
-        & cases["resolved"].map(lambda v: v is True).astype(bool)
+    cases = first.assign(
+        resolvedAtFirstContact=first["resolved"].map(lambda v: v is True).astype(bool)
+        & ~recontacted.astype(bool)
     )
     mask = (
-        cases["inWindow"]
+        _in_window(cases["occurredAt"], start, end)
         & _segments_match(cases["segments"], flt["segments"])
         & _any_of(cases["journey"], flt["journeys"])
         & _any_of(cases["stage"], flt["stages"])
@@ -324,20 +334,29 @@ def _survey_result(kind: str, answers: pd.DataFrame, min_sample: int) -> Result:
         }
         if n == 0:
             return _result(numerator=0, denominator=0, distribution=distribution, **common)
-        p_p, p_d = promoters / n, detractors / n
-        value = 100 * (promoters - detractors) / n
-        moe = NPS_Z * 100 * math.sqrt(max(p_p + p_d - (p_p - p_d) ** 2, 0.0) / n)
+        low = high = moe = None
+        if n >= 2:
+            # Adjusted Wald (Rocks 2016): n + 3 answers, promoters and detractors + 3/4 each;
+            # the Wald interval of that adjusted NPS, clipped to [−100, 100].
+            n_adj = n + 3
+            q_p, q_d = (promoters + 0.75) / n_adj, (detractors + 0.75) / n_adj
+            centre = q_p - q_d
+            moe = 100 * Z95 * math.sqrt((q_p + q_d - centre**2) / n_adj)
+            low, high = max(100 * centre - moe, -100.0), min(100 * centre + moe, 100.0)
         return _result(
-            value=value,
+            value=100 * (promoters - detractors) / n,
             numerator=promoters - detractors,
             denominator=n,
-            low=max(value - moe, -100.0),
-            high=min(value + moe, 100.0),
+            low=low,
+            high=high,
             marginOfError=moe,
             distribution=distribution,
             **common,
         )
     if kind in TOP_TWO_KINDS:
+        # "top two" of a 1–2 scale is every answer, of 1–3 two thirds of it: refused.
+        if n and hi - lo + 1 < 4:
+            raise ScaleTooShort(f"{kind} on {lo}-{hi}")
         # CHOICE: "top two points" x ≥ hi − 1, also for CES (whatever the scale's direction).
         k = int((x >= hi - 1).sum()) if n else 0
         low, high, half = _wilson(k, n)
@@ -357,7 +376,17 @@ def _survey_result(kind: str, answers: pd.DataFrame, min_sample: int) -> Result:
     numerator = float(samples.sum()) if kind == "COMPONENT_SCORE" else float(x.sum())
     # CHOICE: with n = 0 the numerator and denominator are the empty sums, 0 (value null).
     denominator: float | int = n * hi if kind == "CSAT_SCORE_PERCENT" and n else n
-    # CHOICE: the t-intervals are not clipped to the scale (only the NPS bounds are clipped).
+    if low is not None and high is not None:
+        # Every interval is clipped to the range the value can take: the scale for plain
+        # means, 100·scale for NPS_MEAN_LIKELIHOOD, [100·lo/hi, 100] for CSAT_SCORE_PERCENT,
+        # [0, 100] for COMPONENT_SCORE; the margin of error stays the unclipped half-width.
+        assert lo is not None and hi is not None
+        floor, ceiling = {
+            "NPS_MEAN_LIKELIHOOD": (100 * lo, 100 * hi),
+            "CSAT_SCORE_PERCENT": (100 * lo / hi, 100),
+            "COMPONENT_SCORE": (0, 100),
+        }.get(kind, (lo, hi))
+        low, high = float(np.clip(low, floor, ceiling)), float(np.clip(high, floor, ceiling))
     return _result(
         value=float(samples.mean()) if n else None,
         numerator=numerator,
@@ -418,18 +447,22 @@ def _customer_result(
     s, e, nw, c = (int(sets[name].sum()) for name in ("S", "E", "Nw", "C"))
     common = {"n": s, "lowSample": s < min_sample}
     if kind == "RETENTION_RATE":
-        k = e - nw
-        low = high = half = None
-        if s and 0 <= k <= s:
-            low, high, half = _wilson(k, s)
+        # cohort retention: the customers of S still active at the end (S minus C)
+        still = int((sets["S"] & ~sets["C"]).sum())
+        low, high, half = _wilson(still, s)
         return _result(
-            value=100 * k / s if s else None,
-            numerator=k,
+            value=100 * still / s if s else None,
+            numerator=still,
             denominator=s,
             low=low,
             high=high,
             marginOfError=half,
             **common,
+        )
+    if kind == "RETENTION_RATE_NET":
+        # the textbook (E − Nw)/S: not a share of S, so no interval (and no test)
+        return _result(
+            value=100 * (e - nw) / s if s else None, numerator=e - nw, denominator=s, **common
         )
     if kind == "CHURN_RATE":
         low, high, half = _wilson(c, s)
@@ -443,20 +476,36 @@ def _customer_result(
             **common,
         )
     assert kind == "CLV"
-    # Each customer of S with a signedUpAt contributes its revenue to date and its tenure in
-    # periods (min(churnedAt, to) − signedUpAt)/(to − from); customers of S without one count
-    # in S and C only.
-    contributing = customers.loc[sets["S"] & customers["signedUpAt"].notna()]
-    # CHOICE: a contributing customer without revenue contributes revenue 0 (and its tenure).
-    revenue = float(contributing["revenue"].fillna(0.0).sum())
-    until = contributing["churnedAt"].where(contributing["churnedAt"] < end, end)
-    until = until.fillna(end)
-    tenure = float(((until - contributing["signedUpAt"]) / (end - start)).sum())
-    value = None
-    # CHOICE: also null when no customer of S has a signedUpAt (Σ periods = 0, no ARPC).
+    # One time base: revenue is reported to date, so it covers a known span only for the
+    # customers who have churned (whenever): from signedUpAt to churnedAt. ARPC is read from
+    # those closed lifetimes of S; the expected lifetime is S/C periods of the window.
+    members = customers.loc[sets["S"]]
+    closed = members["signedUpAt"].notna() & members["churnedAt"].notna()
+    period = end - start
+    # CHOICE: a closed lifetime without revenue counts with revenue 0.
+    r = np.where(closed, members["revenue"].fillna(0.0).astype(float), 0.0)
+    lifetime = (members["churnedAt"] - members["signedUpAt"]) / period
+    t = np.where(closed, lifetime.fillna(0.0).astype(float), 0.0)
+    churned = sets["C"].loc[members.index].to_numpy(dtype=float)
+    revenue, tenure = float(r.sum()), float(t.sum())
+    value = low = high = half = None
     if s and c and tenure > 0:
-        value = (revenue / tenure) * (1 / (c / s))
-    return _result(value=value, numerator=revenue, denominator=tenure, **common)
+        value = (revenue / tenure) * (s / c)
+    if value and s >= 2:
+        # delta method for log(r̄ / (t̄ · c̄)): influence r/r̄ − t/t̄ − c/c̄
+        influence = r / r.mean() - t / t.mean() - churned / churned.mean()
+        se = float(influence.std(ddof=1)) / math.sqrt(s)
+        low, high = math.exp(math.log(value) - Z95 * se), math.exp(math.log(value) + Z95 * se)
+        half = (high - low) / 2
+    return _result(
+        value=value,
+        numerator=revenue,
+        denominator=tenure,
+        low=low,
+        high=high,
+        marginOfError=half,
+        **common,
+    )
 
 
 # --------------------------------------------------------------------------- metric
@@ -675,38 +724,20 @@ def _welch(a: np.ndarray, b: np.ndarray) -> float | None:
     return float(result.pvalue)
 
 
-def _nps_z(a: Result, b: Result) -> float | None:
-    def parts(r: Result) -> tuple[float, float]:
-        n = r["n"]
-        p_p = r["distribution"]["promoters"] / n
-        p_d = r["distribution"]["detractors"] / n
-        return p_p - p_d, (p_p + p_d - (p_p - p_d) ** 2) / n
-
-    nps_a, var_a = parts(a)
-    nps_b, var_b = parts(b)
-    se = math.sqrt(max(var_a + var_b, 0.0))
-    if se == 0:  # CHOICE: as above, an undefined statistic gives a null p-value
-        return None
-    return _two_sided((nps_b - nps_a) / se)
+def _nps_scores(units: pd.DataFrame) -> np.ndarray:
+    x = units["value"].to_numpy(dtype=float)
+    return np.where(x >= 9, 1.0, np.where(x <= 6, -1.0, 0.0))
 
 
-def compare(
-    ds: Dataset,
-    kind: str,
-    a: Mapping[str, Any],
-    b: Mapping[str, Any],
-    min_sample: int = 30,
-) -> dict[str, Any]:
-    """Both results, b.value − a.value and the two-sided p-value of the kind's test.
+def _nps_welch(a: pd.DataFrame, b: pd.DataFrame) -> float | None:
+    # Welch's t-test on the promoter +1 / passive 0 / detractor −1 scores of each answer.
+    return _welch(_nps_scores(a), _nps_scores(b))
 
-    CHOICE: scales are checked per side (each side is one result); two sides on different
-    scales are compared without error.
-    """
-    result_a, units_a = _side(ds, kind, a, min_sample)
-    result_b, units_b = _side(ds, kind, b, min_sample)
-    difference = None
-    if result_a["value"] is not None and result_b["value"] is not None:
-        difference = result_b["value"] - result_a["value"]
+
+def _p_value(
+    kind: str, result_a: Result, units_a: pd.DataFrame, result_b: Result, units_b: pd.DataFrame
+) -> float | None:
+    """The two-sided p-value of the kind's test between two results and their units."""
     p_value = None
     if result_a["n"] >= 2 and result_b["n"] >= 2:
         if kind in PROPORTION_TEST_KINDS:
@@ -722,8 +753,33 @@ def compare(
                 _samples(kind, units_b, result_b["scaleMin"], result_b["scaleMax"]),
             )
         elif kind == "NPS":
-            p_value = _nps_z(result_a, result_b)
+            p_value = _nps_welch(units_a, units_b)
         # RESPONSE_COUNT, CLV: no test
+    return p_value
+
+
+def compare(
+    ds: Dataset,
+    kind: str,
+    a: Mapping[str, Any],
+    b: Mapping[str, Any],
+    min_sample: int = 30,
+) -> dict[str, Any]:
+    """Both results, b.value − a.value and the two-sided p-value of the kind's test.
+
+    Scales are checked per side (each side is one result). Two sides on different scales
+    are compared only for kinds whose values do not depend on the scale's units: the shares
+    and COMPONENT_SCORE (0–100). Means in scale units fail with IncompatibleScales.
+    """
+    result_a, units_a = _side(ds, kind, a, min_sample)
+    result_b, units_b = _side(ds, kind, b, min_sample)
+    scales = {(r["scaleMin"], r["scaleMax"]) for r in (result_a, result_b) if r["n"]}
+    if kind in SCALE_UNIT_KINDS and len(scales) > 1:
+        raise IncompatibleScales(sorted(scales))
+    difference = None
+    if result_a["value"] is not None and result_b["value"] is not None:
+        difference = result_b["value"] - result_a["value"]
+    p_value = _p_value(kind, result_a, units_a, result_b, units_b)
     # CHOICE: without a p-value, `significant` is null too.
     significant = None if p_value is None else p_value < 0.05
     return {
@@ -735,7 +791,145 @@ def compare(
     }
 
 
+# --------------------------------------------------------------------------- many groups
+
+TESTED_KINDS = PROPORTION_TEST_KINDS | MEAN_KINDS | {"NPS"}
+
+
+def _adjust(ps: list[float], adjustment: str) -> list[float]:
+    if not ps:
+        return []
+    p = np.asarray(ps, dtype=float)
+    if adjustment == "BENJAMINI_HOCHBERG":
+        return [float(x) for x in stats.false_discovery_control(p, method="bh")]
+    assert adjustment == "HOLM"
+    order = np.argsort(p, kind="stable")
+    m = len(p)
+    stepped = np.minimum(1.0, (m - np.arange(m)) * p[order])
+    out = np.empty(m)
+    out[order] = np.maximum.accumulate(stepped)
+    return [float(x) for x in out]
+
+
+def _finish(tests: list[tuple[float | None, str | None]], adjustment: str) -> list[dict[str, Any]]:
+    adjusted = iter(_adjust([p for p, _ in tests if p is not None], adjustment))
+    out = []
+    for p, withheld in tests:
+        q = next(adjusted) if p is not None else None
+        out.append(
+            {
+                "pValue": p,
+                "adjustedPValue": q,
+                "significant": None if q is None else q < 0.05,
+                "withheld": withheld,
+            }
+        )
+    return out
+
+
+def breakdown_tests(
+    ds: Dataset,
+    kind: str,
+    by: Sequence[str],
+    window: Window,
+    filter: Mapping[str, Any] | None = None,
+    adjustment: str = "HOLM",
+    min_sample: int = 30,
+) -> dict[tuple[Any, ...], dict[str, Any]]:
+    """`breakdown(significance: VS_REST)`: each group's units against every other unit of
+    the filtered population, p-values adjusted across the groups that have one."""
+    groups = breakdown(ds, kind, by, window, filter, min_sample)
+    start, end = _window(window)
+    units = _units(ds, kind, start, end, _filter(filter))
+    keys = list(groups)
+    tests: list[tuple[float | None, str | None]] = []
+    try:
+        _evaluate(kind, units, start, end, min_sample)  # one scale over all groups?
+        scales_ok = True
+    except IncompatibleScales:
+        scales_ok = False
+    for key in keys:
+        if kind not in TESTED_KINDS:
+            tests.append((None, "NO_TEST"))
+            continue
+        if not scales_ok:
+            tests.append((None, "INCOMPATIBLE_SCALES"))
+            continue
+        if groups[key]["lowSample"]:
+            tests.append((None, "LOW_SAMPLE"))
+            continue
+        inside = pd.Series(
+            [
+                all(
+                    value in _group_values(kind, d, v)
+                    for d, value, v in zip(by, key, row, strict=True)
+                )
+                for row in zip(*(units[DIMENSION_COLUMN[d]].tolist() for d in by), strict=True)
+            ],
+            index=units.index,
+            dtype=bool,
+        )
+        group_units, rest_units = units.loc[inside], units.loc[~inside]
+        rest = _evaluate(kind, rest_units, start, end, min_sample)
+        group = _evaluate(kind, group_units, start, end, min_sample)
+        p = _p_value(kind, rest, rest_units, group, group_units) if rest["n"] else None
+        tests.append((p, None if p is not None else "UNDEFINED"))
+    return dict(zip(keys, _finish(tests, adjustment), strict=True))
+
+
+def trend_tests(
+    ds: Dataset,
+    kind: str,
+    granularity: str,
+    window: Window,
+    timezone: str,
+    filter: Mapping[str, Any] | None = None,
+    adjustment: str = "HOLM",
+    min_sample: int = 30,
+) -> list[dict[str, Any]]:
+    """`trend(significance: VS_PREVIOUS)`: each period against the one before it."""
+    flt = _filter(filter)
+    sides = []
+    for _, cut_start, cut_end in periods(granularity, window, timezone):
+        start, end = _window((cut_start, cut_end))
+        units = _units(ds, kind, start, end, flt)
+        sides.append((_evaluate(kind, units, start, end, min_sample), units))
+    tests: list[tuple[float | None, str | None]] = []
+    for i, (result, units) in enumerate(sides):
+        if kind not in TESTED_KINDS:
+            tests.append((None, "NO_TEST"))
+        elif i == 0:
+            tests.append((None, "NO_PREVIOUS"))
+        elif result["lowSample"] or sides[i - 1][0]["lowSample"]:
+            tests.append((None, "LOW_SAMPLE"))
+        elif (
+            (result["scaleMin"], result["scaleMax"])
+            != (
+                sides[i - 1][0]["scaleMin"],
+                sides[i - 1][0]["scaleMax"],
+            )
+            and result["n"]
+            and sides[i - 1][0]["n"]
+        ):
+            tests.append((None, "INCOMPATIBLE_SCALES"))
+        else:
+            before, before_units = sides[i - 1]
+            p = _p_value(kind, before, before_units, result, units)
+            tests.append((p, None if p is not None else "UNDEFINED"))
+    return _finish(tests, adjustment)
+
+
 # --------------------------------------------------------------------------- funnel
+
+
+def _km_median(events: list[float], censored: list[float]) -> float | None:
+    """Kaplan–Meier median (scipy.stats.ecdf on right-censored data): the first time the
+    survival function is at or below one half; None when it never is."""
+    if not events:
+        return None
+    sf = stats.ecdf(stats.CensoredData(uncensored=events, right=censored)).sf
+    below = sf.quantiles[sf.probabilities <= 0.5 + 1e-12]  # S = 1/2 exactly, up to rounding
+    return float(below[0]) if len(below) else None
 
 
 def funnel(
@@ -743,57 +937,56 @@ def funnel(
     journey: str,
     window: Window,
     filter: Mapping[str, Any] | None = None,
+    now: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """Per stage of the journey, in order: customers, conversion, median hours to next."""
+    """Per stage of the journey, in order, for the cohort that entered its first stage in
+    the window: customers of the cohort reaching it, conversion, median hours to the next."""
     if journey not in ds.journeys:
         raise KeyError(journey)
     start, end = _window(window)
+    now_ts = pd.Timestamp(now or datetime.now(UTC))
     flt = _filter(filter)
     # CHOICE: only `segments` and `channels` apply (to the touchpoints); the other filter
     # lists are ignored, not an error. Stubs count: a funnel counts customers with touchpoints.
     t = ds.touchpoints
     t = t.loc[
         (t["journey"] == journey)
-        & _in_window(t["occurredAt"], start, end)
         & _segments_match(t["segments"], flt["segments"])
         & _any_of(t["channel"], flt["channels"])
     ]
-    stage_keys = [stage["key"] for stage in ds.journeys[journey]["stages"]]
-    # each customer's first touchpoint at each stage (in the window, after the filters)
-    # customers are (source, externalId) pairs; grouped by their repr, a plain string
     t = t.assign(customerKey=t["customer"].map(repr))
-    # CHOICE: a customer's "first touchpoint" at a stage is its first one IN THE WINDOW (and
-    # matching the filters), not its first of all time.
-    first_at = {
-        stage: t.loc[t["stage"] == stage].groupby("customerKey", sort=False)["occurredAt"].min()
-        for stage in stage_keys
-    }
+    stage_keys = [stage["key"] for stage in ds.journeys[journey]["stages"]]
+    # the cohort: customers whose first visit ever to the first stage is in the window
+    entry = t.loc[t["stage"] == stage_keys[0]].groupby("customerKey")["occurredAt"].min()
+    reached = entry[(entry >= start) & (entry < end)]
     out: list[dict[str, Any]] = []
     previous: int | None = None
     for index, stage in enumerate(stage_keys):
-        customers = len(first_at[stage])
-        conversion = None
-        if previous is not None and previous > 0:
-            conversion = 100 * customers / previous
-        median = None
+        following: pd.Series | None = None
         if index + 1 < len(stage_keys):
-            here = first_at[stage]
-            following = first_at[stage_keys[index + 1]]
-            both = here.index.intersection(following.index)
-            hours = (following[both] - here[both]) / pd.Timedelta(hours=1)
-            hours = hours[hours >= 0]  # next stage not earlier than this one
-            if len(hours):
-                # an even count's median is the mean of the two middle values
-                median = float(hours.median())
+            # reaching the next stage: the first visit to it at or after reaching this one
+            nxt = t.loc[t["stage"] == stage_keys[index + 1], ["customerKey", "occurredAt"]]
+            nxt = nxt.loc[nxt["customerKey"].isin(reached.index)]
+            if len(nxt):
+                nxt = nxt.loc[nxt["occurredAt"] >= nxt["customerKey"].map(reached)]
+            following = nxt.groupby("customerKey")["occurredAt"].min()
+        median = None
+        if following is not None and len(reached):
+            hours = (following - reached[following.index]) / pd.Timedelta(hours=1)
+            waiting = reached.drop(following.index)
+            open_hours = ((now_ts - waiting) / pd.Timedelta(hours=1)).clip(lower=0)
+            median = _km_median(hours.tolist(), open_hours.tolist())
         out.append(
             {
                 "stage": stage,
-                "customers": customers,
-                "conversionFromPrevious": conversion,
+                "customers": len(reached),
+                "conversionFromPrevious": (100 * len(reached) / previous if previous else None),
                 "medianHoursToNextStage": median,
             }
         )
-        previous = customers
+        previous = len(reached)
+        if following is not None:
+            reached = following
     return out
 
 

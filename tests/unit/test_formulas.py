@@ -18,6 +18,7 @@ from scipy import stats as scipy_stats
 from service.domain import MetricKind
 from service.metrics import formulas
 from service.metrics.formulas import Distribution, MetricValue, Sample
+from service.metrics.query import ScaleTooShort
 
 K = MetricKind
 Z = statistics.NormalDist().inv_cdf(0.975)
@@ -45,9 +46,12 @@ def wilson(k: int, n: int) -> tuple[float, float]:
     return 100 * (centre - half) / (1 + Z**2 / n), 100 * (centre + half) / (1 + Z**2 / n)
 
 
-def assert_interval(v: MetricValue, low: float, high: float) -> None:
-    assert v.ci_low == pytest.approx(low, rel=TIGHT, abs=1e-12)
-    assert v.ci_high == pytest.approx(high, rel=TIGHT, abs=1e-12)
+def assert_interval(
+    v: MetricValue, low: float, high: float, bounds: tuple[float, float] = (0.0, 100.0)
+) -> None:
+    """The interval clipped to the metric's range; the margin of error is not clipped."""
+    assert v.ci_low == pytest.approx(max(low, bounds[0]), rel=TIGHT, abs=1e-12)
+    assert v.ci_high == pytest.approx(min(high, bounds[1]), rel=TIGHT, abs=1e-12)
     assert v.margin_of_error == pytest.approx((high - low) / 2, rel=TIGHT)
 
 
@@ -60,38 +64,57 @@ def compute(kind: MetricKind, hist: dict[float, int], scale: tuple[int, int]) ->
 NPS_HIST = {10: 2, 9: 1, 8: 2, 7: 1, 6: 1, 3: 2, 0: 1}  # P = 3, passives = 3, D = 4, N = 10
 
 
-def test_nps_value_distribution_and_moe() -> None:
+def adjusted_wald(p: int, d: int, n: int) -> tuple[float, float, float]:
+    """(low, high, MoE) × 100: Rocks' adjusted Wald, n + 3 and ¾ added to P and D."""
+    pp, pd = (p + 0.75) / (n + 3), (d + 0.75) / (n + 3)
+    moe = 100 * Z * math.sqrt((pp + pd - (pp - pd) ** 2) / (n + 3))
+    centre = 100 * (pp - pd)
+    return max(centre - moe, -100.0), min(centre + moe, 100.0), moe
+
+
+def test_nps_value_distribution_and_adjusted_wald_interval() -> None:
     v = compute(K.NPS, NPS_HIST, (0, 10))
     assert (v.kind, v.value, v.n, v.numerator, v.denominator) == (K.NPS, -10.0, 10, -1, 10)
     assert (v.scale_min, v.scale_max) == (0, 10)
     assert v.distribution == Distribution(promoters=3, passives=3, detractors=4)
-    # MoE = 1.96·100·√((pP + pD − (pP − pD)²)/N) = 196·√(0.69/10)
-    moe = 196 * math.sqrt(0.069)
-    assert v.margin_of_error == pytest.approx(moe, rel=1e-15)
-    assert v.ci_low == pytest.approx(-10.0 - moe, rel=1e-15)
-    assert v.ci_high == pytest.approx(-10.0 + moe, rel=1e-15)
+    # ñ = 13, p̃P = 3.75/13, p̃D = 4.75/13: centre −100/13, MoE = 100·z·√((8.5/13 − 1/169)/13)
+    moe = 100 * Z * math.sqrt((8.5 / 13 - 1 / 169) / 13)
+    assert moe == pytest.approx(43.7563, abs=1e-4)
+    assert v.margin_of_error == pytest.approx(moe, rel=1e-14)
+    assert v.ci_low == pytest.approx(-100 / 13 - moe, rel=1e-14)
+    assert v.ci_high == pytest.approx(-100 / 13 + moe, rel=1e-14)
     assert v.sample == Sample(n=10, promoters=3, detractors=4)
 
 
 def test_nps_interval_is_clipped_but_moe_is_not() -> None:
     high = compute(K.NPS, {10: 5, 9: 4, 8: 1}, (0, 10))  # P = 9, D = 0
-    moe = 196 * math.sqrt((0.9 - 0.81) / 10)
+    low_bound, high_bound, moe = adjusted_wald(9, 0, 10)
     assert high.value == 90.0
-    assert high.margin_of_error == pytest.approx(moe, rel=1e-15)
-    assert 90.0 + moe > 100
+    assert high.margin_of_error == pytest.approx(moe, rel=1e-14)
+    assert 100 * 9 / 13 + moe > 100 and high_bound == 100.0
     assert high.ci_high == 100.0
-    assert high.ci_low == pytest.approx(90.0 - moe, rel=1e-15)
+    assert high.ci_low == pytest.approx(low_bound, rel=1e-14)
 
     low = compute(K.NPS, {0: 3, 6: 6, 7: 1}, (0, 10))  # D = 9
     assert low.value == -90.0
     assert low.ci_low == -100.0
-    assert low.ci_high == pytest.approx(-90.0 + moe, rel=1e-15)
+    assert low.ci_high == pytest.approx(-low_bound, rel=1e-14)
     assert low.distribution == Distribution(promoters=0, passives=1, detractors=9)
 
 
-def test_nps_all_promoters_has_zero_moe() -> None:
+def test_nps_all_promoters_has_an_interval_of_nonzero_width() -> None:
+    # the Wald interval was 100 ± 0 here
     v = compute(K.NPS, {10: 3, 9: 2}, (0, 10))
-    assert (v.value, v.margin_of_error, v.ci_low, v.ci_high) == (100.0, 0.0, 100.0, 100.0)
+    low, high, moe = adjusted_wald(5, 0, 5)
+    assert v.value == 100.0
+    assert (v.ci_low, v.ci_high) == (pytest.approx(low, rel=1e-14), high)
+    assert v.ci_low is not None and v.ci_low < 70.0
+    assert v.margin_of_error == pytest.approx(moe, rel=1e-14)
+
+
+def test_nps_has_no_interval_with_one_answer() -> None:
+    v = compute(K.NPS, {9: 1}, (0, 10))
+    assert (v.value, v.ci_low, v.ci_high, v.margin_of_error) == (100.0, None, None, None)
 
 
 def test_nps_boundaries_6_is_a_detractor_7_and_8_passive_9_promoter() -> None:
@@ -106,7 +129,7 @@ def test_nps_mean_likelihood() -> None:
     v = compute(K.NPS_MEAN_LIKELIHOOD, hist, (0, 10))
     assert (v.value, v.n, v.numerator, v.denominator) == (800.0, 4, 32.0, 4.0)
     assert (v.scale_min, v.scale_max) == (0, 10)
-    assert_interval(v, *t_interval(xs, 100.0))
+    assert_interval(v, *t_interval(xs, 100.0), bounds=(0, 1000))
     assert v.sample is not None
     assert v.sample.mean == 800.0
     assert v.sample.variance == pytest.approx(100**2 * statistics.variance(xs), rel=1e-15)
@@ -159,11 +182,18 @@ def test_proportion_helper() -> None:
     assert (v.scale_min, v.scale_max) == (None, None)
     assert_interval(v, *wilson(4, 5))
     assert formulas.proportion(K.FCR, 0, 0) == formulas.empty(K.FCR)
-    outside = formulas.proportion(K.RETENTION_RATE, 7, 5)
+    with pytest.raises(ValueError, match="between 0 and the total"):
+        formulas.proportion(K.RETENTION_RATE, 7, 5)  # a share cannot exceed its whole
+
+
+def test_a_ratio_that_is_not_a_share_has_no_interval() -> None:
+    outside = formulas.ratio(K.RETENTION_RATE_NET, 7, 5)
     assert (outside.value, outside.ci_low, outside.ci_high, outside.margin_of_error) == (
         140.0, None, None, None,
     )  # fmt: skip
-    assert formulas.proportion(K.RETENTION_RATE, -1, 4).value == -25.0
+    assert outside.sample is None  # so compare runs no test on it
+    assert formulas.ratio(K.RETENTION_RATE_NET, -1, 4).value == -25.0
+    assert formulas.ratio(K.RETENTION_RATE_NET, 0, 0) == formulas.empty(K.RETENTION_RATE_NET)
 
 
 # -- means --------------------------------------------------------------------------------------
@@ -175,7 +205,7 @@ def test_csat_score_percent() -> None:
     v = compute(K.CSAT_SCORE_PERCENT, hist, (1, 5))
     assert (v.n, v.numerator, v.denominator) == (5, 18.0, 25)
     assert v.value == pytest.approx(18 / 25 * 100, rel=1e-15)
-    assert_interval(v, *t_interval(xs, 100 / 5))
+    assert_interval(v, *t_interval(xs, 100 / 5), bounds=(20, 100))
     assert v.sample is not None
     assert v.sample.variance == pytest.approx(20**2 * statistics.variance(xs), rel=1e-15)
 
@@ -185,7 +215,7 @@ def test_ces_mean() -> None:
     v = compute(K.CES, hist, (1, 7))
     assert (v.value, v.n, v.numerator, v.denominator) == (5.25, 4, 21.0, 4.0)
     assert (v.scale_min, v.scale_max) == (1, 7)
-    assert_interval(v, *t_interval(expand(hist)))
+    assert_interval(v, *t_interval(expand(hist)), bounds=(1, 7))
 
 
 @pytest.mark.parametrize("kind", [K.EMOTION, K.VALUE_FOR_EFFORT])
@@ -195,7 +225,7 @@ def test_plain_means_with_half_points(kind: MetricKind) -> None:
     assert (v.kind, v.value, v.n, v.numerator, v.denominator) == (kind, 3.75, 2, 7.5, 2.0)
     # df = 1: t = tan(0.475π)
     assert t975(1) == pytest.approx(math.tan(0.475 * math.pi), rel=1e-13)
-    assert_interval(v, *t_interval(expand(hist)))
+    assert_interval(v, *t_interval(expand(hist)), bounds=(1, 5))
     assert v.sample is not None
     assert v.sample.variance == 1.125
 
@@ -265,3 +295,23 @@ def test_zero_counts_are_ignored() -> None:
 def test_every_kind_has_a_definition() -> None:
     assert set(formulas.DEFINITIONS) == set(MetricKind)
     assert all(formulas.DEFINITIONS[k] for k in MetricKind)
+
+
+# -- scales of box metrics ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", [K.CSAT, K.CES_PERCENT_EASY])
+@pytest.mark.parametrize("scale", [(1, 2), (1, 3), (0, 2)])
+def test_a_top_two_box_needs_four_points(kind: MetricKind, scale: tuple[int, int]) -> None:
+    with pytest.raises(ScaleTooShort) as caught:
+        compute(kind, {float(scale[1]): 1}, scale)
+    assert caught.value.code == "SCALE_TOO_SHORT"
+    assert f"{scale[0]}-{scale[1]}" in str(caught.value)
+
+
+def test_a_top_two_box_on_four_points_and_on_0_10() -> None:
+    assert compute(K.CSAT, {4: 1, 3: 1, 2: 1, 1: 1}, (1, 4)).value == 50.0  # 3 and 4 of 1–4
+    # on 0–10 the top two points are 9 and 10
+    v = compute(K.CSAT, {10: 1, 9: 1, 8: 1, 0: 1}, (0, 10))
+    assert (v.value, v.numerator) == (50.0, 2)
+    assert compute(K.CSAT_SCORE_PERCENT, {1: 1, 2: 1}, (1, 2)).n == 2  # means are not boxes

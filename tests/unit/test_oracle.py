@@ -15,6 +15,7 @@ from tests.oracle import (
     BadUserInput,
     Dataset,
     IncompatibleScales,
+    ScaleTooShort,
     breakdown,
     compare,
     funnel,
@@ -117,12 +118,15 @@ def check_wilson(result: dict[str, Any], k: int, n: int) -> None:
     assert result["marginOfError"] == approx(moe)
 
 
-def check_t(result: dict[str, Any], samples: list[float], factor: float = 1.0) -> None:
+def check_t(
+    result: dict[str, Any], samples: list[float], bounds: tuple[float, float], factor: float = 1.0
+) -> None:
+    """The t-interval clipped to `bounds` (the value's range); the MoE unclipped."""
     n = len(samples)
     half = T_975[n - 1] * statistics.stdev(samples) / math.sqrt(n)
     mean = statistics.fmean(samples)
-    assert result["low"] == approx(factor * (mean - half))
-    assert result["high"] == approx(factor * (mean + half))
+    assert result["low"] == approx(max(factor * (mean - half), bounds[0]))
+    assert result["high"] == approx(min(factor * (mean + half), bounds[1]))
     assert result["marginOfError"] == approx(factor * half)
 
 
@@ -149,11 +153,13 @@ def test_nps_value_distribution_and_margin_of_error() -> None:
     assert result["value"] == approx(30.0)
     assert (result["numerator"], result["denominator"]) == (3, 10)
     assert (result["scaleMin"], result["scaleMax"]) == (0, 10)
-    moe = 1.96 * 100 * math.sqrt((0.5 + 0.2 - (0.5 - 0.2) ** 2) / 10)  # √0.061 · 196
-    assert moe == approx(48.40843)
+    # adjusted Wald: ñ = 13, p̃P = 5.75/13, p̃D = 2.75/13, centre = 300/13 ≈ 23.08
+    z = 1.959963984540054
+    moe = z * 100 * math.sqrt((8.5 / 13 - (3 / 13) ** 2) / 13)
+    assert moe == pytest.approx(42.1275, abs=1e-4)
     assert result["marginOfError"] == approx(moe)
-    assert result["low"] == approx(30 - moe)
-    assert result["high"] == approx(30 + moe)
+    assert result["low"] == approx(300 / 13 - moe)
+    assert result["high"] == approx(300 / 13 + moe)
     assert result["lowSample"] is True
     assert metric(nps_dataset(), "NPS", MARCH, min_sample=10)["lowSample"] is False
 
@@ -164,9 +170,10 @@ def test_nps_bounds_are_clipped_but_not_the_margin_of_error() -> None:
     result = metric(ds, "NPS", MARCH)
 
     assert result["value"] == approx(80.0)
-    moe = 196 * math.sqrt((0.9 + 0.1 - 0.8**2) / 10)  # 37.19
+    # adjusted Wald: p̃P = 9.75/13, p̃D = 1.75/13, centre = 800/13 ≈ 61.5, MoE ≈ 40.2
+    moe = 1.959963984540054 * 100 * math.sqrt((11.5 / 13 - (8 / 13) ** 2) / 13)
     assert result["marginOfError"] == approx(moe)
-    assert result["low"] == approx(80 - moe)
+    assert result["low"] == approx(800 / 13 - moe)
     assert result["high"] == 100.0
 
 
@@ -175,7 +182,7 @@ def test_nps_mean_likelihood() -> None:
 
     assert (result["numerator"], result["denominator"]) == (75.0, 10)
     assert result["value"] == approx(750.0)
-    check_t(result, NPS_VALUES, factor=100)
+    check_t(result, NPS_VALUES, (0, 1000), factor=100)
     assert result["distribution"] is None
 
 
@@ -212,7 +219,7 @@ def test_csat_score_percent() -> None:
 
     assert (result["numerator"], result["denominator"]) == (28.0, 40)
     assert result["value"] == approx(70.0)  # 28 / (8 · 5) · 100
-    check_t(result, CSAT_VALUES, factor=100 / 5)
+    check_t(result, CSAT_VALUES, (20, 100), factor=100 / 5)
 
 
 def test_ces_mean_and_percent_easy() -> None:
@@ -224,7 +231,8 @@ def test_ces_mean_and_percent_easy() -> None:
 
     assert ces["value"] == approx(5.2)
     assert (ces["numerator"], ces["denominator"]) == (26.0, 5)
-    check_t(ces, values)
+    check_t(ces, values, (1, 7))
+    assert ces["high"] == 7.0  # 5.2 + 2.78 is off the scale
     assert easy["value"] == approx(60.0)
     assert (easy["numerator"], easy["denominator"]) == (3, 5)
     check_wilson(easy, 3, 5)
@@ -244,7 +252,7 @@ def test_emotion_and_value_for_effort() -> None:
     assert (emotion["value"], emotion["n"]) == (3.0, 2)
     # s = √2, so the half-width is t(0.975, 1) · √2 / √2
     assert emotion["marginOfError"] == approx(12.706204736)
-    assert emotion["low"] == approx(3 - 12.706204736)
+    assert (emotion["low"], emotion["high"]) == (1.0, 5.0)  # 3 ± 12.7, clipped to 1–5
     assert (vfe["value"], vfe["n"]) == (3.0, 1)
     assert vfe["low"] is None and vfe["high"] is None and vfe["marginOfError"] is None
 
@@ -277,7 +285,8 @@ def test_component_score_and_its_breakdown() -> None:
     # normalized: 100·(5−1)/4 = 100, 100·(1−1)/4 = 0, 100·(3−1)/4 = 50
     assert total["value"] == approx(50.0)
     assert (total["numerator"], total["denominator"]) == (150.0, 3)
-    check_t(total, [100, 0, 50])
+    check_t(total, [100, 0, 50], (0, 100))
+    assert (total["low"], total["high"]) == (0.0, 100.0)
     assert set(groups) == {("PRODUCT",), ("PRICE",)}
     assert groups[("PRODUCT",)]["value"] == approx(75.0)
     assert groups[("PRICE",)]["value"] == 0.0
@@ -493,14 +502,48 @@ def fcr_dataset() -> Dataset:
     )
 
 
-def test_fcr_counts_every_case_with_a_contact_in_the_window() -> None:
+def test_fcr_counts_each_case_in_the_window_of_its_first_contact() -> None:
     result = metric(fcr_dataset(), "FCR", MARCH)
 
-    # cases A–F are in the window; only A has exactly one contact in all time, resolved
-    assert (result["numerator"], result["denominator"], result["n"]) == (1, 6, 6)
-    assert result["value"] == approx(100 / 6)
-    check_wilson(result, 1, 6)
+    # A, B, C, D and F have their first contact in March (E's is in February, G has none in
+    # March). A is resolved with one contact; F is resolved at its first contact and its
+    # second comes 28 days later, past the 7-day re-contact window: a new issue. B's first
+    # contact is unresolved; C, D are open.
+    assert (result["numerator"], result["denominator"], result["n"]) == (2, 5, 5)
+    assert result["value"] == approx(40.0)
+    check_wilson(result, 2, 5)
     assert result["scaleMin"] is None
+
+
+def test_a_re_contact_within_the_window_undoes_first_contact_resolution() -> None:
+    tp = touchpoint
+    ds = Dataset(
+        touchpoints=[
+            tp(at(2), caseId="A", resolved=True),
+            tp(at(2) + timedelta(days=6, hours=23), caseId="A"),  # within 7 days: re-contact
+            tp(at(3), caseId="B", resolved=True),
+            tp(at(3) + timedelta(days=7), caseId="B"),  # exactly 7 days later: a new issue
+        ]
+    )
+    result = metric(ds, "FCR", MARCH)
+    assert (result["numerator"], result["n"]) == (1, 2)
+
+
+def test_fcr_trend_counts_a_case_once_in_the_day_of_its_first_contact() -> None:
+    # the review's example: two cases, one with contacts on three days
+    tp = touchpoint
+    ds = Dataset(
+        touchpoints=[
+            tp(at(2), caseId="A", resolved=True),
+            tp(at(2), caseId="B", resolved=False),
+            tp(at(3), caseId="B", resolved=False),
+            tp(at(4), caseId="B", resolved=True),
+        ]
+    )
+    days = trend(ds, "FCR", "DAY", (at(2, 0), at(5, 0)), "UTC")
+    # 1 of 2 on day 2 (50 %), nothing on days 3 and 4: n adds up to 2, not 4
+    assert [(r["numerator"], r["n"]) for _, r in days] == [(1, 2), (0, 0), (0, 0)]
+    assert [r["value"] for _, r in days] == [50.0, None, None]
 
 
 def test_fcr_uses_the_first_contacts_dimensions() -> None:
@@ -510,11 +553,11 @@ def test_fcr_uses_the_first_contacts_dimensions() -> None:
     chat = metric(ds, "FCR", MARCH, {"channels": ["CHAT"]})
     vip = breakdown(ds, "FCR", ["SEGMENT"], MARCH)
 
-    # E's first contact (before the window) was by PHONE
+    # E's first contact is before the window: E is not in March at all
     assert {k: (v["numerator"], v["n"]) for k, v in groups.items()} == {
         ("CHAT",): (0, 2),
         ("EMAIL",): (0, 1),
-        ("PHONE",): (1, 3),
+        ("PHONE",): (2, 2),
     }
     assert (chat["value"], chat["n"]) == (0.0, 2)
     assert list(vip) == [("vip",)]
@@ -572,12 +615,44 @@ def test_retention_churn_and_clv_on_six_customers() -> None:
     assert (churn["numerator"], churn["denominator"], churn["n"]) == (2, 4, 4)
     assert churn["value"] == 50.0
     check_wilson(churn, 2, 4)
-    # ARPC = (100 + 50 + 30) / (2 + 1 + 2) = 36 per period; L = 1 / (2/4) = 2 periods
-    assert clv["numerator"] == approx(180.0)
-    assert clv["denominator"] == approx(5.0)
-    assert clv["value"] == approx(72.0)
+    # closed lifetimes in S: k2 (1 period, 50) and k6 (2 periods, 30); k1 is still active,
+    # k3 has no signedUpAt. ARPC = 80 / 3 per period; L = S/C = 4/2 → CLV = 160/3
+    assert clv["numerator"] == approx(80.0)
+    assert clv["denominator"] == approx(3.0)
+    assert clv["value"] == approx(160 / 3)
     assert clv["n"] == 4
-    assert clv["low"] is None and clv["marginOfError"] is None and clv["scaleMin"] is None
+    # delta method: r = (0, 50, 0, 30), t = (0, 1, 0, 2), c = (0, 1, 1, 0) over k1, k2, k3,
+    # k6; z = r/20 − t/0.75 − c/0.5 = (0, −5/6, −2, −7/6), mean −1, s² = (1 + 1/36 + 1 +
+    # 1/36)/3 = 37/54; SE = √(37/54)/2
+    half = 1.959963984540054 * math.sqrt(37 / 54) / 2
+    assert clv["low"] == approx(160 / 3 * math.exp(-half))
+    assert clv["high"] == approx(160 / 3 * math.exp(half))
+    assert clv["marginOfError"] == approx(160 / 3 * math.sinh(half))
+    assert clv["scaleMin"] is None
+
+
+def test_retention_is_cohort_retention_and_the_net_one_has_its_own_name() -> None:
+    # the review's example: 10 customers at the start, 5 of them churn in the window, and 10
+    # customers sign up in the window and churn inside it too
+    before = [customer(f"s{i}", signedUpAt="2025-12-01T00:00:00Z") for i in range(5)]
+    leaving = [
+        customer(f"l{i}", signedUpAt="2025-12-01T00:00:00Z", churnedAt=jan(12)) for i in range(5)
+    ]
+    passing = [customer(f"n{i}", signedUpAt=jan(12), churnedAt=jan(14)) for i in range(10)]
+    ds = Dataset(customers=before + leaving + passing)
+
+    cohort = metric(ds, "RETENTION_RATE", (FROM, TO))
+    net = metric(ds, "RETENTION_RATE_NET", (FROM, TO))
+
+    # S = 10, C = 5: (10 − 5)/10 = 50 %; E = 5, Nw = 10: (5 − 10)/10 = −50 %
+    assert (cohort["value"], cohort["numerator"], cohort["denominator"]) == (50.0, 5, 10)
+    check_wilson(cohort, 5, 10)
+    assert (net["value"], net["numerator"], net["denominator"], net["n"]) == (-50.0, -5, 10, 10)
+    assert net["low"] is None and net["high"] is None and net["marginOfError"] is None
+    assert (
+        compare(ds, "RETENTION_RATE_NET", {"window": (FROM, TO)}, {"window": (FROM, TO)})["pValue"]
+        is None
+    )
 
 
 def test_customer_metrics_by_segment() -> None:
@@ -615,7 +690,7 @@ def test_clv_is_null_without_churn_and_other_filters_are_refused() -> None:
 # ----------------------------------------------------------------------------- compare
 
 
-def test_compare_nps_with_the_z_test() -> None:
+def test_compare_nps_with_welch_on_the_scores() -> None:
     ds = Dataset(
         responses=[response(at(2), [nps(v)]) for v in NPS_VALUES]
         + [response(at(20), [nps(v)]) for v in [10] * 5 + [9] * 4 + [3]]
@@ -626,8 +701,12 @@ def test_compare_nps_with_the_z_test() -> None:
     result = compare(ds, "NPS", a, b)
 
     assert result["difference"] == approx(50.0)
-    z = (0.8 - 0.3) / math.sqrt(0.61 / 10 + 0.36 / 10)
-    assert result["pValue"] == approx(math.erfc(z / math.sqrt(2)))
+    # scores: a = five +1, three 0, two −1 (mean .3, s² = (7 − 10·.09)/9); b = nine +1, one −1
+    va, vb = (7 - 10 * 0.09) / 9, (10 - 10 * 0.64) / 9
+    se2 = va / 10 + vb / 10
+    t = (0.8 - 0.3) / math.sqrt(se2)
+    df = se2**2 / ((va / 10) ** 2 / 9 + (vb / 10) ** 2 / 9)
+    assert result["pValue"] == approx(2 * stats.t.sf(t, df))
     assert result["significant"] is False
 
 
@@ -704,7 +783,7 @@ JOURNEY = {
 }
 
 
-def test_journey_funnel() -> None:
+def test_journey_funnel_follows_the_cohort_that_entered_in_the_window() -> None:
     def tp(cust: str, stage: str, hour: float, channel: str = "WEB") -> dict[str, Any]:
         return touchpoint(at(10, hour), cust, channel, journey="onboarding", stage=stage)
 
@@ -713,45 +792,70 @@ def test_journey_funnel() -> None:
         touchpoints=[
             tp("c1", "signup", 10),
             tp("c1", "signup", 11),
-            tp("c1", "checkout", 13),  # 3 hours after the first sign-up
+            tp("c1", "checkout", 13),  # 3 hours after its first sign-up
             tp("c1", "support", 14),  # 1 hour after checkout
-            tp("c1", "checkout", 24 * 30),  # outside the window
             tp("c2", "signup", 10),
             tp("c2", "checkout", 20),  # 10 hours
             tp("c3", "signup", 12),
-            tp("c3", "checkout", 9),  # before its sign-up: not in the median
-            tp("c4", "checkout", 10),
+            tp("c3", "checkout", 9),  # before its sign-up: not reached from sign-up
+            tp("c4", "checkout", 10),  # never signed up: not in the cohort
             tp("c5", "signup", 10, channel="EMAIL"),
+            tp("c7", "signup", 24 * 30),  # signed up after the window: not in the cohort
             touchpoint(at(10), "c6", stage="signup"),  # no journey
         ],
     )
     window = (at(1), at(20))
+    now = at(31)
 
-    stages = funnel(ds, "onboarding", window)
-    web = funnel(ds, "onboarding", window, {"channels": ["WEB"]})
+    stages = funnel(ds, "onboarding", window, now=now)
+    web = funnel(ds, "onboarding", window, {"channels": ["WEB"]}, now=now)
 
+    # cohort {c1, c2, c3, c5}; checkout reached by c1 (3 h) and c2 (10 h); c3 and c5 are
+    # censored at ~21 days. Kaplan–Meier: S(3) = 3/4, S(10) = 3/4 · 2/3 = 1/2 → median 10 h.
+    # checkout → support: c1 after 1 h, c2 censored: S(1) = 1/2 → median 1 h.
     assert stages == [
         {
             "stage": "signup",
             "customers": 4,
             "conversionFromPrevious": None,
-            "medianHoursToNextStage": 6.5,
+            "medianHoursToNextStage": 10.0,
         },
         {
             "stage": "checkout",
-            "customers": 4,
-            "conversionFromPrevious": 100.0,
+            "customers": 2,
+            "conversionFromPrevious": 50.0,
             "medianHoursToNextStage": 1.0,
         },
         {
             "stage": "support",
             "customers": 1,
-            "conversionFromPrevious": 25.0,
+            "conversionFromPrevious": 50.0,
             "medianHoursToNextStage": None,
         },
     ]
-    assert [s["customers"] for s in web] == [3, 4, 1]
-    assert web[1]["conversionFromPrevious"] == approx(400 / 3)
+    # by WEB, c5 (EMAIL) is not in the cohort: 3, 2, 1 (conversion 66.7 %, never above 100)
+    assert [s["customers"] for s in web] == [3, 2, 1]
+    assert web[1]["conversionFromPrevious"] == approx(200 / 3)
+
+
+def test_a_funnel_median_counts_those_not_yet_converted() -> None:
+    def tp(cust: str, stage: str, day: int) -> dict[str, Any]:
+        return touchpoint(at(day), cust, journey="onboarding", stage=stage)
+
+    # three sign-ups; one checks out 24 h later; the others not yet (censored at `now`)
+    ds = Dataset(
+        journeys=[JOURNEY],
+        touchpoints=[tp("a", "signup", 2), tp("a", "checkout", 3), tp("b", "signup", 2),
+                     tp("c", "signup", 4)],
+    )  # fmt: skip
+    stages = funnel(ds, "onboarding", MARCH, now=at(30))
+    # S(24 h) = 2/3 > 1/2: no median (the old median of converters only said 24 h)
+    assert [s["medianHoursToNextStage"] for s in stages] == [None, None, None]
+
+    # c signed up only 12 hours before `now`: censored before the 24-hour conversion, so
+    # S(24 h) = 1 − 1/2 once c has left the risk set → the median is 24 h
+    recent = funnel(ds, "onboarding", MARCH, now=at(4, 24))
+    assert recent[0]["medianHoursToNextStage"] == 24.0
 
 
 def test_a_journey_stage_without_customers() -> None:
@@ -762,10 +866,11 @@ def test_a_journey_stage_without_customers() -> None:
 
     stages = funnel(ds, "onboarding", MARCH)
 
+    # nobody signed up: the cohort is empty, so is every stage
     assert [(s["customers"], s["conversionFromPrevious"]) for s in stages] == [
         (0, None),
-        (1, None),  # the previous stage has none
-        (0, 0.0),
+        (0, None),  # the previous stage has none
+        (0, None),
     ]
     assert [s["medianHoursToNextStage"] for s in stages] == [None, None, None]
 
@@ -781,3 +886,21 @@ def test_windows_must_be_non_empty_aware_and_at_most_400_days() -> None:
         metric(ds, "CSAT", (at(2), at(2) + timedelta(days=401)))
     with pytest.raises(ValueError):
         metric(ds, "CSAT", (datetime(2026, 3, 1), datetime(2026, 3, 2)))
+
+
+def test_a_top_two_box_on_fewer_than_four_points_is_refused() -> None:
+    ds = Dataset(responses=[response(at(2), [answer("CSAT", 3, 1, 3)])])
+    with pytest.raises(ScaleTooShort):
+        metric(ds, "CSAT", MARCH)
+    assert metric(ds, "CSAT_SCORE_PERCENT", MARCH)["value"] == approx(100.0)
+
+
+def test_compare_of_means_on_two_scales_is_refused_but_not_of_shares() -> None:
+    ds = Dataset(
+        responses=[response(at(2), [answer("CES", 4, 1, 5), answer("CSAT", 4, 1, 5)])] * 2
+        + [response(at(20), [answer("CES", 6, 1, 7), answer("CSAT", 6, 1, 7)])] * 2
+    )
+    a, b = {"window": (at(1), at(10))}, {"window": (at(15), at(25))}
+    with pytest.raises(IncompatibleScales):
+        compare(ds, "CES", a, b)
+    assert compare(ds, "CSAT", a, b)["difference"] == 0.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 
 import numpy as np
 import pytest
@@ -522,3 +523,37 @@ def test_median_random(values: list[float]) -> None:
     result = stats.median(values)
     assert result == close(float(np.median(values)))
     assert min(values) <= (result if result is not None else math.nan) <= max(values)
+
+
+# -- Kaplan–Meier median ------------------------------------------------------------------------
+
+
+def _scipy_km_median(times: list[tuple[float, bool]]) -> float | None:
+    events = [t for t, seen in times if seen]
+    if not events:
+        return None
+    sf = sps.ecdf(
+        sps.CensoredData(uncensored=events, right=[t for t, seen in times if not seen])
+    ).sf
+    below = sf.quantiles[sf.probabilities <= 0.5 + 1e-12]  # S = 1/2 exactly, up to rounding
+    return float(below[0]) if len(below) else None
+
+
+def test_kaplan_meier_median_by_hand() -> None:
+    # no censoring: the smallest time with at least half the events
+    assert stats.kaplan_meier_median([(1, True), (2, True), (3, True), (4, True)]) == 2.0
+    # fewer than half converted and nobody censored early: no median
+    assert stats.kaplan_meier_median([(2, True), (9, False), (9, False)]) is None
+    # one censored at 5 before the event at 10: S(10) = 1 − 1/2 → 10
+    assert stats.kaplan_meier_median([(5, False), (10, True), (100, False)]) == 10.0
+    # a tie: the event at 3 counts before the censoring at 3 (S(3) = 1 − 1/2)
+    assert stats.kaplan_meier_median([(3, True), (3, False)]) == 3.0
+    assert stats.kaplan_meier_median([]) is None
+
+
+def test_kaplan_meier_median_agrees_with_scipy() -> None:
+    rng = random.Random(8)
+    for _ in range(300):
+        n = rng.randint(1, 25)
+        times = [(float(rng.randint(0, 12)), rng.random() < 0.6) for _ in range(n)]
+        assert stats.kaplan_meier_median(times) == _scipy_km_median(times), times

@@ -8,6 +8,7 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
+    DisableIntrospection,
     MaxAliasesLimiter,
     ParserCache,
     QueryDepthLimiter,
@@ -22,11 +23,16 @@ from service.error_codes import log_errors
 
 class CxSchema(strawberry.Schema):
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
-        log_errors(errors)
+        context = getattr(execution_context, "context", None)
+        log_errors(errors, getattr(context, "request_id", None))
 
 
-def build_schema(extensions: Sequence[type[SchemaExtension]] = ()) -> strawberry.Schema:
-    """``extensions``: the app's own (metrics, tracing), around every operation."""
+def build_schema(
+    extensions: Sequence[type[SchemaExtension]] = (), production: bool = False
+) -> strawberry.Schema:
+    """``extensions``: the app's own (metrics, tracing), around every operation.
+    ``production``: no introspection (field suggestions are cut from errors at the edge)."""
+    hardening: list[Any] = [DisableIntrospection] if production else []
     return CxSchema(
         query=Query,
         mutation=Mutation,
@@ -36,6 +42,7 @@ def build_schema(extensions: Sequence[type[SchemaExtension]] = ()) -> strawberry
             lambda: MaxAliasesLimiter(max_alias_count=30),
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),
+            *hardening,
             *extensions,
         ],
     )

@@ -72,7 +72,10 @@ class CxGraphQL(GraphQL[RequestContext, None]):
             answers = False
             if any(timed_out(e) for e in result.errors):
                 answers = await request.app.state.cx.mongo.ping(PING_TIMEOUT_S)
-            result.errors = [with_code(e, answers) for e in result.errors]
+            settings = request.app.state.cx.settings
+            request_id = getattr(request.state, "request_id", None)
+            result.errors = [with_code(e, answers, request_id, settings.production)
+                             for e in result.errors]  # fmt: skip
         return process_result(result)
 
     async def get_context(self, request: Any, response: Any) -> RequestContext:
@@ -177,6 +180,7 @@ def create_app(
                 task.cancel()
             try:
                 await cache.close()
+                await state.rate_limiter.close()
             finally:
                 await mongo.close()
                 if tracing is not None:
@@ -186,7 +190,7 @@ def create_app(
     if tracing is not None:
         extensions.append(tracing.schema_extension())
     graphql_app = CxGraphQL(
-        build_schema(extensions),
+        build_schema(extensions, production=settings.production),
         graphql_ide="graphiql" if settings.graphiql else None,
         allow_queries_via_get=False,
     )

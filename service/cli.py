@@ -9,7 +9,9 @@ import math
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
+from service import keys_cli
 from service.settings import Settings, get_settings
 
 log = logging.getLogger("cxgraph")
@@ -59,8 +61,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
         os.environ["CX_MONGO_URI"] = uri
         settings = settings.model_copy(update={"mongo_uri": uri})
     try:
-        if not args.no_demo:
-            asyncio.run(_load_demo_if_empty(settings))
+        asyncio.run(_prepare(settings, demo=not args.no_demo))
         print(f"GraphQL on http://{args.host or settings.host}:{args.port or settings.port}"
               "/graphql  (Ctrl-C to stop)", flush=True)  # fmt: skip
         _serve(settings, args.host or settings.host, args.port or settings.port)
@@ -73,20 +74,31 @@ def cmd_dev(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _load_demo_if_empty(settings: Settings) -> None:
+async def _prepare(settings: Settings, demo: bool) -> None:
+    """Indexes, the demo data set when the database is empty, and the development key."""
     from service.demo import is_empty, load_demo
     from service.store.client import connect
     from service.store.indexes import ensure_indexes
 
     mongo = connect(settings)
     try:
-        if await is_empty(mongo, settings.default_tenant):
-            await ensure_indexes(mongo)
+        await ensure_indexes(mongo)
+        if demo and await is_empty(mongo, settings.default_tenant):
             await load_demo(mongo, settings, settings.default_tenant)
-        else:
+        elif demo:
             print("database has data: demo set not loaded", flush=True)
+        await _print_dev_key(mongo, settings)
     finally:
         await mongo.close()
+
+
+async def _print_dev_key(mongo: Any, settings: Settings) -> None:
+    from service.keys_cli import dev_key_path, ensure_dev_key
+
+    key = await ensure_dev_key(mongo, settings)
+    print(f"development API key for tenant {settings.default_tenant!r} (every scope), also in "
+          f"{dev_key_path(settings)}:\n  {key}\n  curl -H 'Authorization: Bearer {key}' ...",
+          flush=True)  # fmt: skip
 
 
 def cmd_demo_load(args: argparse.Namespace) -> int:
@@ -197,6 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rebuild.add_argument("--tenant")
     rebuild.set_defaults(func=cmd_rollups_rebuild)
+
+    keys_cli.add_commands(commands)
 
     schema = commands.add_parser("schema", help="the GraphQL schema")
     schema_commands = schema.add_subparsers(dest="schema_command", required=True)

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from graphql import GraphQLError
 from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
@@ -35,8 +36,22 @@ def timed_out(error: GraphQLError) -> bool:
     return error.original_error is not None and is_timeout(error.original_error)
 
 
-def with_code(error: GraphQLError, database_answers: bool = False) -> GraphQLError:
-    """``database_answers``: the database answered a ping after this request's timeouts."""
+_SUGGESTION = re.compile(r"\s*Did you mean .*\?$")
+
+
+def with_code(
+    error: GraphQLError,
+    database_answers: bool = False,
+    request_id: str | None = None,
+    production: bool = False,
+) -> GraphQLError:
+    """``database_answers``: the database answered a ping after this request's timeouts.
+    ``production``: no "Did you mean ...?" suggestions, which would reveal the schema."""
+    if production and _SUGGESTION.search(error.message):
+        error = GraphQLError(_SUGGESTION.sub("", error.message), nodes=error.nodes,
+                             source=error.source, positions=error.positions, path=error.path,
+                             original_error=error.original_error,
+                             extensions=error.extensions)  # fmt: skip
     original = error.original_error
     extensions = error.extensions or {}
     if isinstance(original, CxError) or extensions.get("code"):
@@ -57,10 +72,14 @@ def with_code(error: GraphQLError, database_answers: bool = False) -> GraphQLErr
         message, code = "the database is unavailable; retry shortly", "UNAVAILABLE"
     else:
         message, code = "Unexpected error.", "INTERNAL_SERVER_ERROR"
+        if request_id:  # the same id as the log line with the traceback
+            message = f"internal error (request id {request_id})"
+            return GraphQLError(message, nodes=error.nodes, path=error.path,
+                                extensions={"code": code, "requestId": request_id})  # fmt: skip
     return GraphQLError(message, nodes=error.nodes, path=error.path, extensions={"code": code})
 
 
-def log_errors(errors: list[GraphQLError]) -> None:
+def log_errors(errors: list[GraphQLError], request_id: str | None = None) -> None:
     """Log what is ours to fix; a client's mistake is answered, not logged as an error."""
     for error in errors:
         original = error.original_error
@@ -74,4 +93,5 @@ def log_errors(errors: list[GraphQLError]) -> None:
         elif isinstance(original, UNAVAILABLE_ERRORS):
             log.warning("database unavailable: %s", original)
         else:
-            log.error("unexpected error in %s", error.path, exc_info=original)
+            log.error("unexpected error in %s (request id %s)", error.path, request_id,
+                      exc_info=original)  # fmt: skip

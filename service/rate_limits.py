@@ -7,8 +7,10 @@ this process's own counts — never to no limit, and never to an error for the r
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
+import redis.asyncio as aioredis
 from limits import RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
@@ -32,10 +34,14 @@ class RateLimiter:
         self._local = MovingWindowRateLimiter(MemoryStorage())
         self._shared: MovingWindowRateLimiter | None = None
         self._storage: Storage | None = None
+        self._pool: aioredis.ConnectionPool | None = None
         if settings.rate_limit_storage == "redis":
-            uri = "async+" + settings.redis_url
-            self._storage = RedisStorage(uri, implementation="redispy", socket_timeout=0.5,
-                                         socket_connect_timeout=0.5)  # fmt: skip
+            # Our own pool, so that closing the app closes its connections.
+            self._pool = aioredis.ConnectionPool.from_url(
+                settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5
+            )
+            self._storage = RedisStorage("async+" + settings.redis_url, implementation="redispy",
+                                         connection_pool=self._pool)  # type: ignore[arg-type]  # fmt: skip
             self._shared = MovingWindowRateLimiter(self._storage)
         self._failing = False
 
@@ -63,6 +69,10 @@ class RateLimiter:
             retry = 60
         return Verdict(False, retry)
 
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.aclose()
+
     def _failed(self, exc: Exception) -> None:
         if not self._failing:
             log.warning("rate-limit storage unavailable, limiting per process: %r", exc)
@@ -75,6 +85,4 @@ class RateLimiter:
 
 
 def _now() -> float:
-    import time
-
     return time.time()

@@ -1,0 +1,124 @@
+"""``cxgraph keys create|list|revoke`` and the development key ``make run`` prints."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from service.auth import api_keys
+from service.auth.principal import Scope
+from service.settings import Settings, get_settings
+from service.store import api_keys as stored_keys
+from service.store.client import Mongo, connect
+from service.store.indexes import ensure_indexes
+
+DEV_SCOPES = [s.value for s in Scope]
+
+
+def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    keys = commands.add_parser("keys", help="API keys for partner CRMs and back-ends")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True)
+    create = key_commands.add_parser(
+        "create", help="make a key; it is printed once (last line), only its hash is stored"
+    )
+    create.add_argument("--tenant", required=True)
+    create.add_argument("--scope", action="append", required=True,
+                        choices=[s.value for s in Scope], help="repeat for several")  # fmt: skip
+    create.add_argument("--name", default="", help="who or what the key is for")
+    create.set_defaults(func=cmd_create)
+    listing = key_commands.add_parser("list", help="keys without their secrets")
+    listing.add_argument("--tenant")
+    listing.set_defaults(func=cmd_list)
+    revoke = key_commands.add_parser("revoke", help="stop a key, on every replica within seconds")
+    revoke.add_argument("id")
+    revoke.set_defaults(func=cmd_revoke)
+
+
+def _run(settings: Settings, work: object) -> int:
+    if not settings.mongo_uri:
+        print("CX_MONGO_URI is not set.", file=sys.stderr)
+        return 2
+
+    async def run() -> int:
+        mongo = connect(settings)
+        try:
+            await ensure_indexes(mongo)
+            code: int = await work(mongo)  # type: ignore[operator]
+            return code
+        finally:
+            await mongo.close()
+
+    return asyncio.run(run())
+
+
+def cmd_create(args: argparse.Namespace) -> int:
+    settings = get_settings()
+
+    async def work(mongo: Mongo) -> int:
+        try:
+            key, stored = await api_keys.create(
+                mongo, args.tenant, args.scope, args.name, settings.api_key_pepper
+            )
+        except ValueError as exc:
+            print(f"cxgraph keys create: {exc}", file=sys.stderr)
+            return 2
+        print(f"created key {stored.id} for tenant {stored.tenant!r} with "
+              f"{' '.join(stored.scopes)}; it is shown only now:")  # fmt: skip
+        print(key)
+        return 0
+
+    return _run(settings, work)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    settings = get_settings()
+
+    async def work(mongo: Mongo) -> int:
+        print("id\ttenant\tscopes\tname\tcreated\trevoked")
+        for k in await stored_keys.list_all(mongo, args.tenant):
+            revoked = k.revoked_at.isoformat() if k.revoked_at else "-"
+            print(f"{k.id}\t{k.tenant}\t{','.join(k.scopes)}\t{k.name}\t"
+                  f"{k.created_at.isoformat()}\t{revoked}")  # fmt: skip
+        return 0
+
+    return _run(settings, work)
+
+
+def cmd_revoke(args: argparse.Namespace) -> int:
+    settings = get_settings()
+
+    async def work(mongo: Mongo) -> int:
+        if await stored_keys.revoke(mongo, args.id):
+            print(f"revoked key {args.id}; replicas stop accepting it within "
+                  f"{settings.auth_cache_s:g} s")  # fmt: skip
+            return 0
+        print(f"cxgraph keys revoke: no active key {args.id!r}", file=sys.stderr)
+        return 1
+
+    return _run(settings, work)
+
+
+def dev_key_path(settings: Settings) -> Path:
+    return Path(settings.data_dir).parent / "dev-api-key"
+
+
+async def ensure_dev_key(mongo: Mongo, settings: Settings) -> str:
+    """The development key of the demo tenant: the one kept beside the data, while the
+    database still knows it; a new one otherwise."""
+    path = dev_key_path(settings)
+    if path.exists():
+        kept = path.read_text().strip()
+        parts = api_keys.split(kept)
+        if parts is not None:
+            stored = await stored_keys.get(mongo, parts[0])
+            if api_keys.verify(stored, parts[1], settings.api_key_pepper) is not None:
+                return kept
+    key, _ = await api_keys.create(mongo, settings.default_tenant, DEV_SCOPES,
+                                   "development (make run)", settings.api_key_pepper)  # fmt: skip
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(key + "\n")
+    os.chmod(path, 0o600)
+    return key

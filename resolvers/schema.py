@@ -10,15 +10,19 @@ from graphql import GraphQLError
 from strawberry.extensions import (
     DisableIntrospection,
     MaxAliasesLimiter,
+    MaxTokensLimiter,
     ParserCache,
     QueryDepthLimiter,
     SchemaExtension,
     ValidationCache,
 )
 
+from resolvers.cost import QueryCost
 from resolvers.mutation import Mutation
 from resolvers.query import Query
 from service.error_codes import log_errors
+
+MAX_TOKENS = 5000  # a dashboard's document is a few hundred tokens; a bomb is many thousands
 
 
 class CxSchema(strawberry.Schema):
@@ -40,9 +44,11 @@ def build_schema(
         extensions=[
             lambda: QueryDepthLimiter(max_depth=12),
             lambda: MaxAliasesLimiter(max_alias_count=30),
+            lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),
             *hardening,
+            QueryCost,
             *extensions,
         ],
     )

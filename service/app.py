@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
 from strawberry.extensions import SchemaExtension
@@ -68,6 +69,7 @@ class AppState:
 
 class CxGraphQL(GraphQL[RequestContext, None]):
     async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
+        _note_outcome(request, result)
         if result.errors:
             answers = False
             if any(timed_out(e) for e in result.errors):
@@ -81,7 +83,7 @@ class CxGraphQL(GraphQL[RequestContext, None]):
     async def get_context(self, request: Any, response: Any) -> RequestContext:
         state: AppState = request.app.state.cx
         principal: Principal = request.state.principal  # built by the edge (service/edge.py)
-        return RequestContext(
+        context = RequestContext(
             tenant=principal.tenant,
             principal=principal,
             request_id=request.state.request_id,
@@ -92,6 +94,30 @@ class CxGraphQL(GraphQL[RequestContext, None]):
             request=request,
             response=response,
         )
+        request.state.cx_context = context
+        return context
+
+
+def _cors(settings: Settings) -> list[Middleware]:
+    """Off unless CX_CORS_ORIGINS lists the origins a browser may call from."""
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    if not origins:
+        return []
+    return [Middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
+                       allow_headers=["authorization", "content-type", "x-api-key",
+                                      "x-request-id", "x-cx-dry-run"],
+                       expose_headers=["x-request-id", "retry-after"])]  # fmt: skip
+
+
+def _note_outcome(request: Any, result: ExecutionResult) -> None:
+    """What the access log line says of a GraphQL request (service/edge.py)."""
+    state = request.scope.setdefault("state", {})
+    context = getattr(request.state, "cx_context", None)
+    state["cost"] = getattr(context, "cost", None)
+    state["operation"] = getattr(context, "operation_name", None)
+    codes = sorted({str((e.extensions or {}).get("code", "INTERNAL_SERVER_ERROR"))
+                    for e in result.errors or []})  # fmt: skip
+    state["outcome"] = "ok" if not codes else ",".join(codes)
 
 
 async def _ensure_indexes_until_done(state: AppState) -> None:
@@ -192,7 +218,7 @@ def create_app(
     graphql_app = CxGraphQL(
         build_schema(extensions, production=settings.production),
         graphql_ide="graphiql" if settings.graphiql else None,
-        allow_queries_via_get=False,
+        allow_queries_via_get=True,  # queries only: a GET mutation is refused (405)
     )
 
     app = Starlette(
@@ -204,7 +230,11 @@ def create_app(
             Route("/metrics", prometheus_metrics),
         ],
         # Outermost first: the refusal counter sees the edge's 401/413/429 answers.
-        middleware=[Middleware(RefusalCounter, obs=observability), Middleware(Edge)],
+        middleware=[
+            *_cors(settings),
+            Middleware(RefusalCounter, obs=observability),
+            Middleware(Edge),
+        ],
         lifespan=lifespan,
     )
     app.state.lifecycle = lifecycle

@@ -26,6 +26,8 @@ class RequestContext:
     metrics: MetricsService
     request: Any = None
     response: Any = None
+    cost: int | None = None  # the query's cost, once computed (resolvers/cost.py)
+    operation_name: str | None = None
     customer_loader: DataLoader[str, Doc | None] = field(init=False)
 
     def __post_init__(self) -> None:

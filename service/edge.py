@@ -5,7 +5,9 @@ handed to GraphQL and the NDJSON route alike through ``scope["state"]``."""
 from __future__ import annotations
 
 import json
+import logging
 import re
+import time
 import uuid
 from typing import Any
 
@@ -14,7 +16,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from service.auth.authenticator import Unauthenticated
 from service.auth.principal import Scope as Permission
 
+access_log = logging.getLogger("cxgraph.access")
 OPEN_PATHS = frozenset({"/livez", "/readyz"})
+JSON_TYPES = frozenset({"application/json"})  # answers may be asked for as graphql-response+json
 LIMITED_BODY_PATHS = frozenset({"/graphql"})  # NDJSON streams, with limits of its own
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -38,7 +42,17 @@ class Edge:
         request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
-        send = _with_request_id(send, request_id)
+        status: list[int] = []
+        began = time.perf_counter()
+        try:
+            await self._handle(scope, receive, _with_request_id(send, request_id, status),
+                               headers, state)  # fmt: skip
+        finally:
+            if scope["path"] not in OPEN_PATHS:
+                _log_access(scope, state, status, time.perf_counter() - began)
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send,
+                      headers: dict[str, str], state: dict[str, Any]) -> None:  # fmt: skip
         path = scope["path"]
         if path in OPEN_PATHS:
             await self.app(scope, receive, send)
@@ -52,6 +66,17 @@ class Edge:
         if path == "/graphql" and ide_page and settings.graphiql:  # GraphiQL sends keys itself
             await self.app(scope, receive, send)
             return
+        if path == "/graphql" and scope["method"] == "POST":
+            media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+            if media not in JSON_TYPES:  # no form posts: a browser cannot forge a JSON one
+                await _answer(
+                    send,
+                    415,
+                    error_body(
+                        "send GraphQL requests as application/json", "UNSUPPORTED_MEDIA_TYPE"
+                    ),
+                )
+                return
         if path in LIMITED_BODY_PATHS:
             buffered = await _read_body(receive, settings.max_body_bytes)
             if buffered is None:
@@ -59,6 +84,11 @@ class Edge:
                 await _answer(send, 413, error_body(
                     f"the request body is larger than {limit} bytes (CX_MAX_BODY_BYTES)",
                     "PAYLOAD_TOO_LARGE", limit=limit))  # fmt: skip
+                return
+            if buffered.lstrip()[:1] == b"[":
+                await _answer(send, 400, error_body(
+                    "batches of operations are not accepted: send one operation per request",
+                    "BATCH_NOT_ALLOWED"))  # fmt: skip
                 return
             receive = _replay(buffered, receive)
         try:
@@ -82,14 +112,34 @@ class Edge:
         await self.app(scope, receive, send)
 
 
-def _with_request_id(send: Send, request_id: str) -> Send:
+def _with_request_id(send: Send, request_id: str, status: list[int]) -> Send:
     async def sending(message: Message) -> None:
         if message["type"] == "http.response.start":
+            status.append(message["status"])
             message["headers"] = [*message.get("headers", []),
-                                   (b"x-request-id", request_id.encode())]  # fmt: skip
+                                  (b"x-request-id", request_id.encode())]  # fmt: skip
         await send(message)
 
     return sending
+
+
+def _log_access(scope: Scope, state: dict[str, Any], status: list[int], seconds: float) -> None:
+    """One JSON line per request: who, for which tenant, what, at what cost, how it ended.
+    Never the key or the token: the credential's id only."""
+    principal = state.get("principal")
+    line = {
+        "requestId": state.get("request_id"),
+        "method": scope["method"],
+        "path": scope["path"],
+        "status": status[0] if status else None,
+        "credential": getattr(principal, "credential_id", None),
+        "tenant": getattr(principal, "tenant", None),
+        "operation": state.get("operation"),
+        "cost": state.get("cost"),
+        "outcome": state.get("outcome"),
+        "ms": round(seconds * 1000, 1),
+    }
+    access_log.info(json.dumps(line, separators=(",", ":")))
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:

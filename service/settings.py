@@ -91,8 +91,10 @@ class Settings(BaseSettings):
     jwt_scopes_claim: str = "scope"
     jwt_leeway_s: float = Field(default=30.0, ge=0)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_query_cost: int = Field(default=5000, ge=1, description="Refused above (cost model).")
     rate_limit_per_minute: int = Field(default=600, ge=0, description="Per credential; 0: off.")
     rate_limit_storage: str = Field(default="memory", pattern="^(memory|redis)$")
+    cors_origins: str = Field(default="", description="Comma list of origins; empty: no CORS.")
     metrics_public: bool = Field(
         default=False, description="/metrics without a credential (else it needs `admin`)."
     )

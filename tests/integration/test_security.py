@@ -357,7 +357,7 @@ async def test_a_shared_redis_limit_holds_across_two_replicas(mongo_uri: str) ->
 
 async def test_anonymous_access_only_when_disabled_explicitly(mongo_uri: str) -> None:
     async with running_app(make_settings(mongo_uri, auth="disabled")) as app, anonymous(app) as c:
-        assert (await post(c, METRIC)).json() == {"data": {"metric": {"n": 0}}}
+        assert (await post(c, METRIC)).json()["data"] == {"metric": {"n": 0}}
     with pytest.raises(ValidationError, match="refused when CX_ENV=production"):
         Settings(env="production", auth="disabled")
 
@@ -395,3 +395,128 @@ async def test_an_internal_error_is_masked_with_the_request_id_of_its_log_line(
     assert "secret internals" not in answer_.text
     logged = [r for r in caplog.records if "req-123" in r.getMessage()]
     assert logged and logged[0].exc_info is not None
+
+
+# -- query cost -----------------------------------------------------------------------------------
+
+BOMB = """{ customers(first: 500) { edges { node {
+  touchpoints(first: 500) { edges { node { id } } } } } } }"""
+
+
+async def test_every_answer_carries_its_cost_and_a_costly_query_is_refused_unrun(
+    app: Starlette, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ran: list[int] = []
+    real = app.state.cx.reader.customers
+
+    async def counting(*args: Any) -> Any:
+        ran.append(1)
+        return await real(*args)
+
+    monkeypatch.setattr(app.state.cx.reader, "customers", counting)
+    ok = (await post(client, "{ customers(first: 5) { edges { node { id } } } }")).json()
+    assert ok["extensions"] == {"cost": 11}
+    assert len(ran) == 1
+    refused = (await post(client, BOMB)).json()
+    (error,) = refused["errors"]
+    assert error["extensions"]["code"] == "QUERY_TOO_COSTLY"
+    assert error["extensions"]["limit"] == 5000
+    assert error["extensions"]["cost"] == refused["extensions"]["cost"] > 5000
+    assert refused.get("data") is None
+    assert len(ran) == 1  # not executed
+
+
+async def test_a_dry_run_answers_the_cost_without_executing(
+    app: Starlette, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def refuse(*args: Any) -> Any:
+        raise AssertionError("a dry run executed the query")
+
+    monkeypatch.setattr(app.state.cx.metrics, "metric", refuse)
+    by_header = await client.post("/graphql", json={"query": METRIC},
+                                  headers={"x-cx-dry-run": "1"})  # fmt: skip
+    assert by_header.json() == {"data": None, "extensions": {"cost": 11, "dryRun": True}}
+    by_extension = await client.post(
+        "/graphql", json={"query": METRIC, "extensions": {"dryRun": True}}
+    )
+    assert by_extension.json()["extensions"] == {"cost": 11, "dryRun": True}
+
+
+async def test_token_and_depth_bombs_are_refused(client: httpx.AsyncClient) -> None:
+    tokens = "{ " + " ".join(["__typename"] * 6000) + " }"
+    refused = (await post(client, tokens)).json()["errors"][0]
+    assert refused["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"  # stopped while parsing
+    assert "more than 5000 tokens" in refused["message"]
+    inner = "id"
+    for _ in range(5):
+        inner = f"customer {{ touchpoints(first: 1) {{ edges {{ node {{ {inner} }} }} }} }}"
+    deep = (
+        f'{{ customer(id: "x") {{ touchpoints(first: 1) {{ edges {{ node {{ {inner} }} }} }} }} }}'
+    )
+    body = (await post(client, deep)).json()
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "exceeds maximum operation depth" in body["errors"][0]["message"]
+    aliases = "{ " + " ".join(f"a{i}: metric(kind: NPS) {{ n }}" for i in range(40)) + " }"
+    body = (await post(client, aliases)).json()
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+# -- transport rules: content types, GET, batches, CORS, the access log --------------------------
+
+
+async def test_only_json_posts_and_get_queries(client: httpx.AsyncClient) -> None:
+    form_type = {"content-type": "application/x-www-form-urlencoded"}
+    form = await client.post("/graphql", content=b"query=%7B__typename%7D", headers=form_type)
+    assert (form.status_code, code_of(form)) == (415, "UNSUPPORTED_MEDIA_TYPE")
+    plain = await client.post("/graphql", content=b'{"query": "{ __typename }"}',
+                              headers={"content-type": "text/plain"})  # fmt: skip
+    assert plain.status_code == 415
+    graphql_json = await client.post(
+        "/graphql", content=b'{"query": "{ __typename }"}',
+        headers={"content-type": "application/json",
+                 "accept": "application/graphql-response+json"},
+    )  # fmt: skip
+    assert graphql_json.status_code == 200
+    got = await client.get("/graphql", params={"query": "{ metric(kind: NPS) { n } }"})
+    assert got.json()["data"] == {"metric": {"n": 0}}
+    mutation = "mutation { upsertCustomers(input: []) { dataVersion } }"
+    refused = await client.get("/graphql", params={"query": mutation})
+    assert refused.status_code == 400  # strawberry refuses a mutation over GET
+    assert "mutations are not allowed when using get" in refused.text.lower()
+
+
+async def test_a_batch_of_operations_is_refused(client: httpx.AsyncClient) -> None:
+    batch = await client.post("/graphql", json=[{"query": "{ __typename }"}] * 2)
+    assert (batch.status_code, code_of(batch)) == (400, "BATCH_NOT_ALLOWED")
+
+
+async def test_cors_is_off_unless_origins_are_listed(mongo_uri: str) -> None:
+    preflight = {"origin": "https://dash.example", "access-control-request-method": "POST"}
+    async with serving(make_settings(mongo_uri)) as (_, client):
+        answer_ = await client.options("/graphql", headers=preflight)
+        assert "access-control-allow-origin" not in answer_.headers
+    listed = make_settings(mongo_uri, cors_origins="https://dash.example")
+    async with serving(listed) as (_, client):
+        answer_ = await client.options("/graphql", headers=preflight)
+        assert answer_.headers["access-control-allow-origin"] == "https://dash.example"
+        other = await client.options("/graphql", headers={**preflight, "origin": "https://evil"})
+        assert "access-control-allow-origin" not in other.headers
+
+
+async def test_one_json_access_line_per_request_without_secrets(
+    app: Starlette, caplog: pytest.LogCaptureFixture
+) -> None:
+    key = await api_key(app, tenant="acme", scopes=["metrics:read"])
+    async with anonymous(app) as client:
+        with caplog.at_level(logging.INFO, logger="cxgraph.access"):
+            await client.post("/graphql", json={"query": "query Dash { metric(kind: NPS) { n } }",
+                                                "operationName": "Dash"},
+                              headers={**bearer(key), "x-request-id": "r-1"})  # fmt: skip
+    import json
+
+    (line,) = [json.loads(r.getMessage()) for r in caplog.records if r.name == "cxgraph.access"]
+    assert line["requestId"] == "r-1"
+    assert line["credential"] == f"key:{key.split('_')[1]}"
+    assert (line["tenant"], line["operation"], line["cost"]) == ("acme", "Dash", 11)
+    assert (line["status"], line["outcome"]) == (200, "ok")
+    assert key.split("_", 2)[2] not in caplog.text

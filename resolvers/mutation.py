@@ -6,9 +6,9 @@ import strawberry
 
 from resolvers.fast_input import CustomerRecords, SurveyResponseRecords, TouchpointRecords
 from resolvers.records import as_record
-from schema.inputs import JourneyInput
+from schema.inputs import JourneyInput, RecordRefInput
 from schema.permissions import DataWrite
-from schema.types import BulkResult, CxInfo, Journey, RecordError, RecordResult
+from schema.types import BulkResult, CxInfo, EraseResult, Journey, RecordError, RecordResult
 from service.domain import RecordStatus
 from service.ingest.service import BulkOutcome
 
@@ -71,3 +71,16 @@ class Mutation:
         ctx = info.context
         outcome = await ctx.ingestor.submit_survey_responses(ctx.tenant, input)
         return _bulk_result(outcome)
+
+    @strawberry.mutation(
+        permission_classes=[DataWrite],
+        description="Remove a customer's personal data (name, e-mail, attributes, comments); "
+        "its anonymous answers stay, so aggregates do not move.",
+    )
+    async def erase_customer(self, info: CxInfo, ref: RecordRefInput) -> EraseResult:
+        ctx = info.context
+        erased, version = await ctx.ingestor.erase_customer(
+            ctx.tenant, ref.source, ref.external_id, ctx.principal.credential_id
+        )
+        return EraseResult(customer=erased.customer, survey_responses=erased.survey_responses,
+                           data_version=version)  # fmt: skip

@@ -281,3 +281,10 @@ class BulkResult:
     unchanged: int
     rejected: int
     results: list[RecordResult]
+
+
+@strawberry.type
+class EraseResult:
+    customer: bool = strawberry.field(description="Whether the customer record existed.")
+    survey_responses: int = strawberry.field(description="Responses whose comment was removed.")
+    data_version: int

@@ -24,8 +24,9 @@ from service.ingest.records import (
 )
 from service.ingest.segment_cache import SegmentCache
 from service.settings import Settings
-from service.store import customers, journeys, rollups, tenants, write_intents
+from service.store import customers, erasure, journeys, rollups, tenants, write_intents
 from service.store.client import Doc, Mongo
+from service.store.erasure import Erased
 from service.store.indexes import CUSTOMERS, SURVEY_RESPONSES, TOUCHPOINTS
 from service.store.write_intents import WriteIntent
 
@@ -222,6 +223,15 @@ class Ingestor:
         if changed or days:
             return await tenants.bump_data_version(self.mongo, tenant)
         return await tenants.data_version(self.mongo, tenant)
+
+    async def erase_customer(
+        self, tenant: str, source: str, external_id: str, credential: str
+    ) -> tuple[Erased, int]:
+        """Remove a customer's personal data; its anonymous answers stay. The data version
+        moves (cached customer-level answers must not show erased fields)."""
+        customer_id = record_id(CUSTOMERS, tenant, source, external_id)
+        erased = await erasure.erase_customer(self.mongo, tenant, customer_id, credential)
+        return erased, await tenants.bump_data_and_customers_version(self.mongo, tenant)
 
     async def recover_abandoned(self, older_than: timedelta) -> int:
         """Apply, then delete, the intents of writes that never finished (a killed pod, a

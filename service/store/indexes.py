@@ -14,6 +14,7 @@ TENANTS = "tenants"
 METRIC_ROLLUPS = "metric_rollups"
 WRITE_INTENTS = "write_intents"
 API_KEYS = "api_keys"
+ERASURES = "erasures"
 
 _RECORD_KEY = [("tenant", ASCENDING), ("source", ASCENDING), ("externalId", ASCENDING)]
 
@@ -42,6 +43,7 @@ INDEXES: dict[str, list[IndexModel]] = {
     ],
     WRITE_INTENTS: [IndexModel([("tenant", ASCENDING)]), IndexModel([("at", ASCENDING)])],
     API_KEYS: [IndexModel([("tenant", ASCENDING)])],
+    ERASURES: [IndexModel([("tenant", ASCENDING), ("at", ASCENDING)])],
 }
 
 

@@ -45,6 +45,7 @@ from service.settings import Settings, get_settings
 from service.shutdown import Lifecycle
 from service.store.client import PING_TIMEOUT_S, Mongo, connect
 from service.store.indexes import ensure_indexes
+from service.tenant_settings import TenantDirectory
 
 if TYPE_CHECKING:
     from service.tracing import Tracing
@@ -63,6 +64,7 @@ class AppState:
     drift: DriftMonitor
     authenticator: Authenticator
     rate_limiter: RateLimiter
+    tenants: TenantDirectory
     indexes_ready: bool = False
     background: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -83,11 +85,12 @@ class CxGraphQL(GraphQL[RequestContext, None]):
     async def get_context(self, request: Any, response: Any) -> RequestContext:
         state: AppState = request.app.state.cx
         principal: Principal = request.state.principal  # built by the edge (service/edge.py)
+        tenant_settings = await state.tenants.get(principal.tenant)
         context = RequestContext(
             tenant=principal.tenant,
             principal=principal,
             request_id=request.state.request_id,
-            settings=state.settings,
+            settings=tenant_settings.applied_to(state.settings),  # the tenant's own view
             reader=state.reader,
             ingestor=state.ingestor,
             metrics=state.metrics,
@@ -179,14 +182,16 @@ def create_app(
         )
         if tracing is not None:  # after MetricCache has hooked its stats into the backend
             cache.backend = tracing.traced_cache(cache.backend)
+        tenant_dir = TenantDirectory(mongo, settings)
         state = AppState(
             settings=settings,
             mongo=mongo,
             reader=Reader(mongo, settings),
-            ingestor=CountingIngestor(mongo, settings, observability=observability),
-            metrics=MetricsService(mongo, settings, cache),
+            ingestor=CountingIngestor(mongo, settings, tenant_dir, observability=observability),
+            metrics=MetricsService(mongo, settings, cache, tenant_dir),
+            tenants=tenant_dir,
             cache=cache,
-            drift=DriftMonitor(mongo, settings),
+            drift=DriftMonitor(mongo, settings, tenants=tenant_dir),
             authenticator=Authenticator(mongo, settings),
             rate_limiter=RateLimiter(settings),
         )

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from service import keys_cli
+from service import keys_cli, tenants_cli
 from service.settings import Settings, get_settings
 
 log = logging.getLogger("cxgraph")
@@ -129,7 +129,6 @@ def cmd_demo_load(args: argparse.Namespace) -> int:
 
 
 def cmd_rollups_rebuild(args: argparse.Namespace) -> int:
-    from zoneinfo import ZoneInfo
 
     from service.metrics import rebuild
     from service.store.client import connect
@@ -139,12 +138,15 @@ def cmd_rollups_rebuild(args: argparse.Namespace) -> int:
     if not settings.mongo_uri:
         print("CX_MONGO_URI is not set.", file=sys.stderr)
         return 2
-    tenant, tz = args.tenant or settings.default_tenant, ZoneInfo(settings.timezone)
+    tenant = args.tenant or settings.default_tenant
 
     async def run() -> int:
+        from service.tenant_settings import TenantDirectory
+
         mongo = connect(settings)
         try:
             await ensure_indexes(mongo)
+            tz = (await TenantDirectory(mongo, settings).get(tenant)).tz
             if args.check:
                 report = await rebuild.check(mongo, tenant, tz)
                 print(f"rollups: {report.days} days with data, {len(report.drifted)} drifted, "
@@ -211,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild.set_defaults(func=cmd_rollups_rebuild)
 
     keys_cli.add_commands(commands)
+    tenants_cli.add_commands(commands)
 
     schema = commands.add_parser("schema", help="the GraphQL schema")
     schema_commands = schema.add_subparsers(dest="schema_command", required=True)

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from time import perf_counter
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
 
 from service.domain import AnswerMetric, Channel, Component, Phase, RecordStatus
 from service.ingest.service import BulkOutcome, Ingestor
@@ -32,6 +31,7 @@ from service.metrics import rebuild
 from service.settings import Settings
 from service.store.client import Mongo
 from service.store.indexes import CUSTOMERS, JOURNEYS, SURVEY_RESPONSES, TOUCHPOINTS
+from service.tenant_settings import TenantDirectory
 
 SOURCE = "demo-crm"
 Record = dict[str, Any]
@@ -736,7 +736,8 @@ async def load_demo(
     ):
         tally += await _write_all(name, tenant, records, write, settings.max_batch)
     # Materialise the rollups now, so a newcomer's first dashboard does not wait for them.
-    await rebuild.warm(mongo, tenant, ZoneInfo(settings.timezone), _progress)
+    tz = (await TenantDirectory(mongo, settings).get(tenant)).tz
+    await rebuild.warm(mongo, tenant, tz, _progress)
     seconds = perf_counter() - started
     print(f"demo: done in {seconds:.1f} s", flush=True)
     return DemoSummary(

@@ -37,7 +37,8 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     revoke.set_defaults(func=cmd_revoke)
 
 
-def _run(settings: Settings, work: object) -> int:
+def run_with_database(settings: Settings, work: object) -> int:
+    """Run ``work(mongo)`` against CX_MONGO_URI; 2 when it is not set."""
     if not settings.mongo_uri:
         print("CX_MONGO_URI is not set.", file=sys.stderr)
         return 2
@@ -70,7 +71,7 @@ def cmd_create(args: argparse.Namespace) -> int:
         print(key)
         return 0
 
-    return _run(settings, work)
+    return run_with_database(settings, work)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -84,7 +85,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                   f"{k.created_at.isoformat()}\t{revoked}")  # fmt: skip
         return 0
 
-    return _run(settings, work)
+    return run_with_database(settings, work)
 
 
 def cmd_revoke(args: argparse.Namespace) -> int:
@@ -98,7 +99,7 @@ def cmd_revoke(args: argparse.Namespace) -> int:
         print(f"cxgraph keys revoke: no active key {args.id!r}", file=sys.stderr)
         return 1
 
-    return _run(settings, work)
+    return run_with_database(settings, work)
 
 
 def dev_key_path(settings: Settings) -> Path:

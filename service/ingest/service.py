@@ -29,6 +29,7 @@ from service.store.client import Doc, Mongo
 from service.store.erasure import Erased
 from service.store.indexes import CUSTOMERS, SURVEY_RESPONSES, TOUCHPOINTS
 from service.store.write_intents import WriteIntent
+from service.tenant_settings import TenantDirectory
 
 
 @dataclass
@@ -41,9 +42,12 @@ class BulkOutcome:
 
 
 class Ingestor:
-    def __init__(self, mongo: Mongo, settings: Settings) -> None:
+    def __init__(
+        self, mongo: Mongo, settings: Settings, tenants: TenantDirectory | None = None
+    ) -> None:
         self.mongo = mongo
         self.settings = settings
+        self.tenants = tenants or TenantDirectory(mongo, settings)
         self.segment_cache = SegmentCache()
         self.limits = Limits(
             max_string=settings.max_string_length,
@@ -114,17 +118,18 @@ class Ingestor:
                 c.doc["segmentsPending"] = True
         stubs = sorted({c.doc["customerId"] for c in candidates if c.doc.get("segmentsPending")})
         responses = collection == SURVEY_RESPONSES
-        days = self._days(c.doc["submittedAt"] for c in candidates) if responses else set()
+        tz = (await self.tenants.get(tenant)).tz  # rollup days are the tenant's local days
+        days = _days((c.doc["submittedAt"] for c in candidates), tz) if responses else set()
         intent = await self._open(tenant, [c.doc["_id"] for c in candidates], days, stubs)
 
         async def remember_old_days(previous: list[Doc]) -> None:
             # An update may move a response to another day: that day is owed a bump too.
             if responses:
-                old = self._days(d["submittedAt"] for d in previous if d.get("submittedAt"))
+                old = _days((d["submittedAt"] for d in previous if d.get("submittedAt")), tz)
                 await write_intents.add_days(self.mongo, intent, old)
 
         report = await write_batch(self.mongo[collection], candidates, remember_old_days)
-        changed = self._days(self._changed_times(candidates, report)) if responses else set()
+        changed = _days(self._changed_times(candidates, report), tz) if responses else set()
         # A customer record may have landed between our read and our write: `stubs` also
         # gets its segments applied now.
         version = await self._settle(tenant, intent, report, days=changed, stubs=stubs)
@@ -157,10 +162,6 @@ class Ingestor:
                 if before is not None:
                     times.append(before)
         return times
-
-    def _days(self, times: Iterable[datetime]) -> set[str]:
-        tz = ZoneInfo(self.settings.timezone)
-        return {rollups.day_key(t, tz) for t in times}
 
     async def _open(
         self,
@@ -215,9 +216,10 @@ class Ingestor:
         """A write's side effects, each safe to apply again: copy segments to records stored
         while their customer was a stub, mark rollup days as written, bump the versions."""
         moved = await customers.apply_segments_to_pending(self.mongo, tenant, sorted(customer_ids))
-        days = days | self._days(moved)
+        tz = (await self.tenants.get(tenant)).tz
+        days = days | _days(moved, tz)
         if days:
-            await rollups.bump_days(self.mongo, tenant, days, ZoneInfo(self.settings.timezone))
+            await rollups.bump_days(self.mongo, tenant, days, tz)
         if customers_changed:
             return await tenants.bump_data_and_customers_version(self.mongo, tenant)
         if changed or days:
@@ -273,3 +275,7 @@ class Ingestor:
     ) -> BulkOutcome:
         outcomes = {**rejected, **report.outcomes}
         return BulkOutcome(data_version=version, results=[outcomes[i] for i in range(size)])
+
+
+def _days(times: Iterable[datetime], tz: ZoneInfo) -> set[str]:
+    return {rollups.day_key(t, tz) for t in times}

@@ -10,13 +10,13 @@ from __future__ import annotations
 import logging
 import random
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
 
 from service.metrics import rebuild
 from service.settings import Settings
 from service.store import rollups
 from service.store.client import Mongo, to_list
 from service.store.indexes import TENANTS
+from service.tenant_settings import TenantDirectory
 
 log = logging.getLogger("cxgraph.drift")
 
@@ -30,16 +30,20 @@ class DriftStats:
 
 
 class DriftMonitor:
-    def __init__(self, mongo: Mongo, settings: Settings, seed: int | None = None) -> None:
+    def __init__(
+        self, mongo: Mongo, settings: Settings, seed: int | None = None,
+        tenants: TenantDirectory | None = None,
+    ) -> None:  # fmt: skip
         self.mongo = mongo
         self.settings = settings
+        self.tenants = tenants or TenantDirectory(mongo, settings)
         self.stats = DriftStats()
         self._random = random.Random(seed)
 
     async def run_once(self) -> DriftStats:
-        tz = ZoneInfo(self.settings.timezone)
         found: dict[str, list[str]] = {}
         for tenant in await self._tenants():
+            tz = (await self.tenants.get(tenant)).tz
             state = await rollups.state(self.mongo, tenant)
             settled = sorted(
                 d for d in state.materialized if d not in set(state.stale(state.written))

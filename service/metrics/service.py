@@ -8,7 +8,6 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from service.cache_codec import Codec
 from service.domain import Dimension, MetricKind
@@ -30,6 +29,7 @@ from service.settings import Settings
 from service.store import cases, journeys, tenants, touchpoints
 from service.store.client import Mongo, aggregate, to_list
 from service.store.indexes import CUSTOMERS
+from service.tenant_settings import TenantDirectory
 
 
 @dataclass(frozen=True)
@@ -58,11 +58,14 @@ class DataVersionNotReached(CxError):
 
 
 class MetricsService:
-    def __init__(self, mongo: Mongo, settings: Settings, cache: Any) -> None:
+    def __init__(
+        self, mongo: Mongo, settings: Settings, cache: Any,
+        tenants: TenantDirectory | None = None,
+    ) -> None:  # fmt: skip
         self.mongo = mongo
         self.settings = settings
         self.cache = cache
-        self.tenant_tz = ZoneInfo(settings.timezone)
+        self.tenants = tenants or TenantDirectory(mongo, settings)
 
     # -- data version -------------------------------------------------------------------
     async def data_version(self, tenant: str, minimum: int | None) -> int:
@@ -86,7 +89,8 @@ class MetricsService:
 
     async def _compute(self, tenant: str, q: MetricQuery) -> Computed:
         if q.kind in SURVEY_FAMILY:
-            groups = await survey.histograms(self.mongo, tenant, self.tenant_tz, q)
+            tenant_tz = (await self.tenants.get(tenant)).tz
+            groups = await survey.histograms(self.mongo, tenant, tenant_tz, q)
             out: Computed = {}
             for key, hists in groups.items():
                 if len(hists.by_scale) > 1:
@@ -108,27 +112,31 @@ class MetricsService:
         projection = {"segments": 1, "signedUpAt": 1, "churnedAt": 1, "revenue": 1}
         return await to_list(self.mongo[CUSTOMERS].find(query, projection))
 
-    def _result(self, value: MetricValue, version: int, at: datetime) -> MetricResult:
+    @staticmethod
+    def _result(value: MetricValue, version: int, at: datetime, min_sample: int) -> MetricResult:
         return MetricResult(
             value=value,
             definition=formulas.DEFINITIONS[value.kind],
-            low_sample=value.n < self.settings.min_sample,
+            low_sample=value.n < min_sample,
             computed_at=at,
             data_version=version,
         )
 
     async def _cached(self, tenant: str, version: int, op: str, q: Any, compute: Any) -> Any:
-        key = self.cache.key(tenant, version, {"op": op, "q": _describe(q)})
+        ts = await self.tenants.get(tenant)  # the tenant's own settings change its answers
+        described = {"op": op, "q": _describe(q), "tz": ts.timezone, "minSample": ts.min_sample}
+        key = self.cache.key(tenant, version, described)
         return await self.cache.get_or_compute(key, compute)
 
     # -- use cases ----------------------------------------------------------------------
     async def metric(self, tenant: str, q: MetricQuery, min_version: int | None) -> MetricResult:
         version = await self.data_version(tenant, min_version)
+        min_sample = (await self.tenants.get(tenant)).min_sample
 
         async def run() -> MetricResult:
             computed = await self.compute(tenant, q)
             value = computed.get((None, ())) or formulas.empty(q.kind)
-            return self._result(value, version, datetime.now(UTC))
+            return self._result(value, version, datetime.now(UTC), min_sample)
 
         result: MetricResult = await self._cached(tenant, version, "metric", q, run)
         return result
@@ -140,11 +148,13 @@ class MetricsService:
             raise BadUserInput("break down by one or two different dimensions",
                                reason="INVALID_DIMENSIONS")  # fmt: skip
         version = await self.data_version(tenant, min_version)
+        min_sample = (await self.tenants.get(tenant)).min_sample
 
         async def run() -> list[tuple[GroupKey, MetricResult]]:
             computed = await self.compute(tenant, q)
             at = datetime.now(UTC)
-            rows = [(group, self._result(v, version, at)) for (_, group), v in computed.items()]
+            rows = [(group, self._result(v, version, at, min_sample))
+                    for (_, group), v in computed.items()]  # fmt: skip
             return sorted(rows, key=lambda r: tuple((k is None, k or "") for k in r[0]))
 
         rows: list[tuple[GroupKey, MetricResult]] = await self._cached(
@@ -156,13 +166,15 @@ class MetricsService:
         self, tenant: str, q: MetricQuery, min_version: int | None
     ) -> list[tuple[datetime, MetricResult]]:
         version = await self.data_version(tenant, min_version)
+        min_sample = (await self.tenants.get(tenant)).min_sample
 
         async def run() -> list[tuple[datetime, MetricResult]]:
             computed = await self.compute(tenant, q)
             at = datetime.now(UTC)
             return [
                 (p.label, self._result(
-                    computed.get((p.label.timestamp(), ())) or formulas.empty(q.kind), version, at
+                    computed.get((p.label.timestamp(), ())) or formulas.empty(q.kind), version, at,
+                    min_sample,
                 ))
                 for p in q.period_list()
             ]  # fmt: skip

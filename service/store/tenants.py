@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pymongo import ReturnDocument
 
 from service.store.client import Mongo
@@ -37,3 +39,26 @@ async def bump_data_and_customers_version(mongo: Mongo, tenant: str) -> int:
 async def customers_version(mongo: Mongo, tenant: str) -> int:
     doc = await mongo[TENANTS].find_one({"_id": tenant}, {"customersVersion": 1})
     return int(doc.get("customersVersion", 0)) if doc else 0
+
+
+async def stored_settings(mongo: Mongo, tenant: str) -> dict[str, Any]:
+    """The settings kept in the tenant's document (empty: the environment's defaults)."""
+    doc = await mongo[TENANTS].find_one({"_id": {"$eq": tenant}}, {"settings": 1})
+    found = (doc or {}).get("settings") or {}
+    return dict(found)
+
+
+async def create(mongo: Mongo, tenant: str, values: dict[str, object]) -> bool:
+    """A tenant with its settings; False when it exists already (nothing is changed)."""
+    result = await mongo[TENANTS].update_one(
+        {"_id": tenant}, {"$setOnInsert": {"settings": values, "dataVersion": 0}}, upsert=True
+    )
+    return result.upserted_id is not None
+
+
+async def set_settings(mongo: Mongo, tenant: str, values: dict[str, object]) -> None:
+    if values:
+        await mongo[TENANTS].update_one(
+            {"_id": tenant}, {"$set": {f"settings.{k}": v for k, v in values.items()}},
+            upsert=True,
+        )  # fmt: skip

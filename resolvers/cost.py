@@ -18,7 +18,7 @@ the error) without executing; every answer carries `extensions.cost`; a dry run 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -54,6 +54,19 @@ class QueryTooCostly(CxError):
             "ask for smaller pages, fewer periods or fewer fields",
             cost=cost,
             limit=limit,
+        )
+
+
+class CostBudgetSpent(CxError):
+    code = "RATE_LIMITED"
+
+    def __init__(self, cost: int, retry_after_s: int) -> None:
+        super().__init__(
+            f"this credential has spent its query cost per minute "
+            f"(CX_RATE_LIMIT_COST_PER_MINUTE); this query costs {cost}; retry in "
+            f"{retry_after_s} s",
+            cost=cost,
+            retryAfterSeconds=retry_after_s,
         )
 
 
@@ -139,7 +152,7 @@ class QueryCost(SchemaExtension):
     cost: int | None = None
     dry_run: bool = False
 
-    def on_execute(self) -> Iterator[None]:
+    async def on_execute(self) -> AsyncIterator[None]:
         ctx = self.execution_context
         context = ctx.context
         settings = context.settings
@@ -152,10 +165,18 @@ class QueryCost(SchemaExtension):
         context.cost = self.cost
         context.operation_name = ctx.operation_name
         if self.cost > settings.max_query_cost:
-            error = QueryTooCostly(self.cost, settings.max_query_cost)
+            error: CxError = QueryTooCostly(self.cost, settings.max_query_cost)
             ctx.result = GraphQLExecutionResult(data=None, errors=[error])
         elif self.dry_run:
             ctx.result = GraphQLExecutionResult(data=None, errors=None)
+        else:
+            verdict = await context.rate_limiter.spend(context.principal.credential_id, self.cost)
+            if not verdict.allowed:
+                error = CostBudgetSpent(self.cost, verdict.retry_after_s)
+                ctx.result = GraphQLExecutionResult(data=None, errors=[error])
+                if context.response is not None:  # HTTP 429 like the request limit
+                    context.response.status_code = 429
+                    context.response.headers["retry-after"] = str(verdict.retry_after_s)
         yield
 
     def get_results(self) -> dict[str, Any]:

@@ -94,6 +94,7 @@ class CxGraphQL(GraphQL[RequestContext, None]):
             reader=state.reader,
             ingestor=state.ingestor,
             metrics=state.metrics,
+            rate_limiter=state.rate_limiter,
             request=request,
             response=response,
         )

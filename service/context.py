@@ -24,6 +24,7 @@ class RequestContext:
     reader: Reader
     ingestor: Ingestor
     metrics: MetricsService
+    rate_limiter: Any = None  # service.rate_limits.RateLimiter (the query-cost budget)
     request: Any = None
     response: Any = None
     cost: int | None = None  # the query's cost, once computed (resolvers/cost.py)

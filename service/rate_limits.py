@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
-from limits import RateLimitItemPerMinute
+from limits import RateLimitItem, RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 
@@ -30,6 +30,8 @@ class RateLimiter:
     def __init__(self, settings: Settings) -> None:
         self.item = RateLimitItemPerMinute(max(settings.rate_limit_per_minute, 1))
         self.enabled = settings.rate_limit_per_minute > 0
+        budget = settings.rate_limit_cost_per_minute
+        self.cost_item = RateLimitItemPerMinute(budget) if budget > 0 else None
         self.refused = 0
         self._local = MovingWindowRateLimiter(MemoryStorage())
         self._shared: MovingWindowRateLimiter | None = None
@@ -46,24 +48,34 @@ class RateLimiter:
         self._failing = False
 
     async def hit(self, credential_id: str) -> Verdict:
+        """One request of this credential."""
         if not self.enabled:
             return Verdict(True)
+        return await self._take(self.item, credential_id, 1)
+
+    async def spend(self, credential_id: str, cost: int) -> Verdict:
+        """A query's cost out of this credential's budget per minute."""
+        if self.cost_item is None or cost <= 0:
+            return Verdict(True)
+        return await self._take(self.cost_item, f"cost:{credential_id}", cost)
+
+    async def _take(self, item: RateLimitItem, key: str, amount: int) -> Verdict:
         limiter = self._local
         if self._shared is not None:
             try:
-                allowed = await self._shared.hit(self.item, credential_id)
+                allowed = await self._shared.hit(item, key, cost=amount)
                 limiter = self._shared
                 self._recovered()
             except Exception as exc:  # Redis down: per-process limits
                 self._failed(exc)
-                allowed = await self._local.hit(self.item, credential_id)
+                allowed = await self._local.hit(item, key, cost=amount)
         else:
-            allowed = await self._local.hit(self.item, credential_id)
+            allowed = await self._local.hit(item, key, cost=amount)
         if allowed:
             return Verdict(True)
         self.refused += 1
         try:
-            stats = await limiter.get_window_stats(self.item, credential_id)
+            stats = await limiter.get_window_stats(item, key)
             retry = max(1, int(stats.reset_time - _now()) + 1)
         except Exception:
             retry = 60

@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_query_cost: int = Field(default=5000, ge=1, description="Refused above (cost model).")
     rate_limit_per_minute: int = Field(default=600, ge=0, description="Per credential; 0: off.")
+    rate_limit_cost_per_minute: int = Field(
+        default=100_000, ge=0, description="Query cost per minute per credential; 0: off."
+    )
     rate_limit_storage: str = Field(default="memory", pattern="^(memory|redis)$")
     cors_origins: str = Field(default="", description="Comma list of origins; empty: no CORS.")
     metrics_public: bool = Field(

@@ -38,6 +38,7 @@ def make_settings(mongo_uri: str, **overrides: Any) -> Settings:
         # The suite sends thousands of requests a minute with one key; the rate-limit tests
         # turn the limit on for themselves.
         "rate_limit_per_minute": 0,
+        "rate_limit_cost_per_minute": 0,
     }
     values.update(overrides)
     return Settings(**values)

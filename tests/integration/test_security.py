@@ -520,3 +520,16 @@ async def test_one_json_access_line_per_request_without_secrets(
     assert (line["tenant"], line["operation"], line["cost"]) == ("acme", "Dash", 11)
     assert (line["status"], line["outcome"]) == (200, "ok")
     assert key.split("_", 2)[2] not in caplog.text
+
+
+async def test_a_credential_over_its_cost_budget_is_429(mongo_uri: str) -> None:
+    settings = make_settings(mongo_uri, rate_limit_cost_per_minute=30)
+    async with serving(settings) as (_, client):
+        costs = []
+        for _ in range(3):  # 11 each: the third passes the budget of 30
+            answer_ = await post(client, METRIC)
+            costs.append((answer_.status_code, answer_.json()["extensions"]["cost"]))
+        assert costs == [(200, 11), (200, 11), (429, 11)]
+        assert code_of(answer_) == "RATE_LIMITED"
+        assert "CX_RATE_LIMIT_COST_PER_MINUTE" in answer_.json()["errors"][0]["message"]
+        assert 1 <= int(answer_.headers["retry-after"]) <= 60

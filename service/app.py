@@ -23,7 +23,7 @@ from resolvers.schema import build_schema
 from service.auth.authenticator import Authenticator
 from service.auth.principal import Principal
 from service.background import every
-from service.cache import MetricCache, build_backend
+from service.cache import BoundedMemoryCache, MetricCache, build_backend
 from service.context import RequestContext
 from service.edge import Edge
 from service.error_codes import timed_out, with_code
@@ -41,11 +41,13 @@ from service.observability import (
 )
 from service.rate_limits import RateLimiter
 from service.reader import Reader
+from service.response_cache import ResponseCache
 from service.settings import Settings, get_settings
 from service.shutdown import Lifecycle
 from service.store.client import PING_TIMEOUT_S, Mongo, connect
 from service.store.indexes import ensure_indexes
 from service.tenant_settings import TenantDirectory
+from service.version_feed import VersionFeed
 
 if TYPE_CHECKING:
     from service.tracing import Tracing
@@ -65,6 +67,8 @@ class AppState:
     authenticator: Authenticator
     rate_limiter: RateLimiter
     tenants: TenantDirectory
+    versions: VersionFeed
+    response_store: BoundedMemoryCache
     indexes_ready: bool = False
     background: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -191,6 +195,8 @@ def create_app(
             ingestor=CountingIngestor(mongo, settings, tenant_dir, observability=observability),
             metrics=MetricsService(mongo, settings, cache, tenant_dir),
             tenants=tenant_dir,
+            versions=VersionFeed(mongo, settings.version_staleness_ms),
+            response_store=BoundedMemoryCache(max(settings.response_cache_entries, 1)),
             cache=cache,
             drift=DriftMonitor(mongo, settings, tenants=tenant_dir),
             authenticator=Authenticator(mongo, settings),
@@ -240,6 +246,7 @@ def create_app(
             *_cors(settings),
             Middleware(RefusalCounter, obs=observability),
             Middleware(Edge),
+            Middleware(ResponseCache),  # after the edge: it keys answers by the principal
         ],
         lifespan=lifespan,
     )

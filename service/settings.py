@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     cache_backend: str = Field(default="memory", pattern="^(memory|redis|none)$")
     redis_url: str = "redis://127.0.0.1:6379/0"
     cache_ttl_s: int = Field(default=3600, ge=1)
+    response_cache_entries: int = Field(
+        default=5000, ge=0, description="Whole query responses kept per process; 0: off."
+    )
+    version_staleness_ms: int = Field(
+        default=1000, ge=0, description="How old a tenant's data version held in memory may be."
+    )
     cache_max_entries: int = Field(
         default=10_000, ge=1, description="Most entries the in-memory metric cache keeps."
     )

@@ -1,0 +1,35 @@
+"""Each tenant's data version, held in memory so a cached answer needs no database round
+trip. A version is re-read when it is older than ``CX_VERSION_STALENESS_MS`` (another
+replica's writes are seen within that bound) and forgotten at once after any write through
+this replica (its own writes are seen by the next request)."""
+
+from __future__ import annotations
+
+import time
+
+from service.store import tenants
+from service.store.client import Mongo
+
+
+class VersionFeed:
+    def __init__(self, mongo: Mongo, staleness_ms: int) -> None:
+        self.mongo = mongo
+        self.staleness_s = staleness_ms / 1000
+        self._known: dict[str, tuple[float, int]] = {}
+        self.reads = 0  # database reads, for /metrics and tests
+
+    async def get(self, tenant: str, at_least: int | None = None) -> int:
+        now = time.monotonic()
+        found = self._known.get(tenant)
+        fresh = found is not None and now - found[0] < self.staleness_s
+        if found is not None and fresh and (at_least is None or found[1] >= at_least):
+            return found[1]
+        self.reads += 1
+        version = await tenants.data_version(self.mongo, tenant)
+        if len(self._known) > 100_000:
+            self._known.clear()
+        self._known[tenant] = (now, version)
+        return version
+
+    def forget(self, tenant: str) -> None:
+        self._known.pop(tenant, None)

@@ -1,0 +1,120 @@
+"""The response cache in front of GraphQL execution: a hit touches neither MongoDB nor the
+executor; tenants, scopes and data versions never share an entry; errors are never kept."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from pymongo import monitoring
+from starlette.applications import Starlette
+
+from tests.conftest import http_client, make_settings, running_app
+from tests.integration.builders import answer, response, submit_responses
+
+WINDOW = '{from: "2026-02-01T00:00:00Z", to: "2026-04-01T00:00:00Z"}'
+QUERY = f"{{ metric(kind: CSAT, window: {WINDOW}) {{ n value }} }}"
+SAME = f"""# a comment, other spacing, other argument order: the same question
+query {{ metric( window: {WINDOW},   kind: CSAT ) {{ n value }} }}"""
+
+
+class Commands(monitoring.CommandListener):
+    def __init__(self) -> None:
+        self.started: list[str] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:  # type: ignore[override]
+        self.started.append(event.command_name)
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+@pytest.fixture
+async def cached_app(mongo_uri: str) -> AsyncIterator[tuple[Starlette, Commands]]:
+    listener = Commands()
+    monitoring.register(listener)
+    settings = make_settings(mongo_uri, response_cache_entries=100, version_staleness_ms=60_000)
+    async with running_app(settings) as application:
+        yield application, listener
+
+
+async def ask(client: httpx.AsyncClient, query: str = QUERY, **variables: Any) -> httpx.Response:
+    return await client.post("/graphql", json={"query": query, "variables": variables})
+
+
+async def test_a_hit_touches_neither_mongodb_nor_the_executor(
+    cached_app: tuple[Starlette, Commands], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, commands = cached_app
+    async with http_client(app) as client:
+        await submit_responses(client, [response("r1", answers=[answer("CSAT", 5, 1, 5)])])
+        first = await ask(client)
+        assert first.headers.get("x-cx-cache") is None
+
+        async def refuse(*args: Any) -> Any:
+            raise AssertionError("a hit executed the query")
+
+        monkeypatch.setattr(app.state.cx.metrics, "metric", refuse)
+        before = len(commands.started)
+        for query in (QUERY, SAME):
+            hit = await ask(client, query)
+            assert hit.headers["x-cx-cache"] == "hit"
+            assert hit.content == first.content
+        assert len(commands.started) == before  # not one MongoDB command
+
+
+async def test_a_write_through_this_replica_is_seen_at_once(
+    cached_app: tuple[Starlette, Commands],
+) -> None:
+    app, _ = cached_app
+    async with http_client(app) as client:
+        await submit_responses(client, [response("r1", answers=[answer("CSAT", 5, 1, 5)])])
+        assert (await ask(client)).json()["data"]["metric"]["n"] == 1
+        written = await submit_responses(
+            client, [response("r2", answers=[answer("CSAT", 1, 1, 5)])]
+        )
+        again = await ask(client)
+        assert again.headers.get("x-cx-cache") is None
+        assert again.json()["data"]["metric"]["n"] == 2
+        with_min = f"""query($v: Int) {{ metric(kind: CSAT, window: {WINDOW},
+            minDataVersion: $v) {{ n dataVersion }} }}"""
+        answered = (await ask(client, with_min, v=written["dataVersion"])).json()
+        assert answered["data"]["metric"]["dataVersion"] >= written["dataVersion"]
+
+
+async def test_tenants_and_scopes_never_share_an_entry(
+    cached_app: tuple[Starlette, Commands],
+) -> None:
+    app, _ = cached_app
+    async with http_client(app, tenant="A") as a, http_client(app, tenant="B") as b:
+        await submit_responses(a, [response("r1", answers=[answer("CSAT", 5, 1, 5)])])
+        assert (await ask(a)).json()["data"]["metric"]["n"] == 1
+        other = await ask(b)
+        assert other.headers.get("x-cx-cache") is None
+        assert other.json()["data"]["metric"]["n"] == 0
+    async with http_client(app, tenant="A", scopes=["metrics:read"]) as narrow:
+        assert (await ask(narrow)).headers.get("x-cx-cache") is None  # other scopes: own entry
+        assert (await ask(narrow)).headers["x-cx-cache"] == "hit"
+
+
+async def test_errors_and_mutations_are_never_cached(
+    cached_app: tuple[Starlette, Commands],
+) -> None:
+    app, _ = cached_app
+    async with http_client(app, scopes=["metrics:read"]) as client:
+        both = (
+            f"{{ metric(kind: CSAT, window: {WINDOW}) {{ n }} customers {{ edges {{ cursor }} }} }}"
+        )
+        for _ in range(2):
+            answered = await ask(client, both)
+            assert answered.headers.get("x-cx-cache") is None
+            assert answered.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    async with http_client(app) as client:
+        mutation = "mutation { upsertCustomers(input: []) { dataVersion } }"
+        for _ in range(2):
+            assert (await ask(client, mutation)).headers.get("x-cx-cache") is None

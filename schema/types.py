@@ -55,7 +55,7 @@ class Stage:
         ctx = info.context
         flt = MetricFilter(journeys=[self.journey_key], stages=[self.key])
         q = build_query(ctx.settings, kind, window, flt)
-        return MetricResult.from_outcome(await ctx.metrics.metric(ctx.tenant, q, None))
+        return MetricResult.from_outcome(await ctx.metrics.metric(ctx.tenant, q, None), q)
 
 
 @strawberry.type

@@ -21,6 +21,7 @@ from typing import Any
 
 from service.errors import BadUserInput
 from service.store.client import Doc, aggregate
+from service.store.slices import read_in_slices
 
 
 @dataclass(frozen=True)
@@ -85,17 +86,9 @@ def _at_most(bounds: Doc | None, value: datetime) -> Doc:
     return out
 
 
-def page_pipeline(
-    indexed: Doc,
-    sort_field: str,
-    size: int,
-    after: str | None,
-    *,
-    residual: Doc | None = None,
-    descending: bool = False,
-) -> list[Doc]:
-    """The pipeline of one page: ``indexed`` must be what one index serves (bare equalities
-    and at most a range on ``sort_field``); ``residual`` holds every other condition."""
+def _page_parts(
+    indexed: Doc, sort_field: str, after: str | None, residual: Doc | None, descending: bool
+) -> tuple[Doc, Doc]:
     first_match, rest = dict(indexed), dict(residual or {})
     if after:
         value, doc_id = _decode(after, sort_field)
@@ -107,6 +100,21 @@ def page_pipeline(
             # Rows at the cursor's own instant that the client has already seen.
             rest["$or"] = [{sort_field: {"$ne": value}},
                            {"_id": {"$lt" if descending else "$gt": doc_id}}]  # fmt: skip
+    return first_match, rest
+
+
+def page_pipeline(
+    indexed: Doc,
+    sort_field: str,
+    size: int,
+    after: str | None,
+    *,
+    residual: Doc | None = None,
+    descending: bool = False,
+) -> list[Doc]:
+    """The pipeline of one page: ``indexed`` must be what one index serves (bare equalities
+    and at most a range on ``sort_field``); ``residual`` holds every other condition."""
+    first_match, rest = _page_parts(indexed, sort_field, after, residual, descending)
     direction = -1 if descending else 1
     sort = {"_id": direction} if sort_field == "_id" else {sort_field: direction, "_id": direction}
     stages: list[Doc] = [{"$match": first_match}]
@@ -124,10 +132,18 @@ async def paginate(
     *,
     residual: Doc | None = None,
     descending: bool = False,
+    in_slices: bool = False,
 ) -> Page:
-    pipeline = page_pipeline(indexed, sort_field, first, after,
-                             residual=residual, descending=descending)  # fmt: skip
-    rows = await aggregate(collection, pipeline)
+    """One page; ``in_slices`` reads a time-ordered range slice by slice (service/store/
+    slices.py), for ranges that may hold far more rows than a page."""
+    if in_slices and sort_field != "_id":
+        first_match, rest = _page_parts(indexed, sort_field, after, residual, descending)
+        rows = await read_in_slices(collection, first_match, rest, sort_field, first + 1,
+                                    descending=descending)  # fmt: skip
+    else:
+        pipeline = page_pipeline(indexed, sort_field, first, after,
+                                 residual=residual, descending=descending)  # fmt: skip
+        rows = await aggregate(collection, pipeline)
     has_next = len(rows) > first
     rows = rows[:first]
     cursors = [_encode(r.get(sort_field), r["_id"]) for r in rows]

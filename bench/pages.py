@@ -22,7 +22,7 @@ import httpx
 from service.app import create_app
 from service.demo import load_demo
 from service.embedded import EmbeddedMongo
-from service.settings import Settings
+from service.settings import AuthMode, Settings
 from service.store.client import aggregate
 
 END = "2026-09-30"  # the demo's last day: a fixed date keeps every run on the same data
@@ -131,8 +131,9 @@ async def run(
 ) -> dict[str, Any]:
     results: dict[str, Any] = {"cases": {}}
     with tempfile.TemporaryDirectory() as tmp, EmbeddedMongo(tmp) as server:
+        # Anonymous requests with every scope: this measures queries, not credentials.
         settings = Settings(mongo_uri=server.uri, mongo_db="bench", cache_backend="none",
-                            mongo_query_timeout_s=900)  # fmt: skip
+                            mongo_query_timeout_s=900, auth=AuthMode.DISABLED)  # fmt: skip
         app = create_app(settings)
         async with app.router.lifespan_context(app):
             mongo = app.state.cx.mongo

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CODE = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$|^[A-Z]{4,}$")
 # Modules whose every upper-case string constant is an error code.
 CODE_MODULES = ["service/errors.py", "service/error_codes.py", "service/ingest/codes.py",
-                "service/ingest/ndjson.py"]  # fmt: skip
+                "service/ingest/ndjson.py", "service/edge.py"]  # fmt: skip
 PACKAGES = ["service", "resolvers", "schema"]
 
 

@@ -2,7 +2,7 @@
 
 Both reads lead with exactly what the (tenant, journey, occurredAt) index serves and apply
 every other condition after it: the embedded database's planner reads every document for
-any other shape (docs/adr/0008).
+any other shape (docs/adr/0012).
 """
 
 from __future__ import annotations

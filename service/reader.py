@@ -29,9 +29,12 @@ class RecordFilter:
 
 TIME_FIELD = {TOUCHPOINTS: "occurredAt", SURVEY_RESPONSES: "submittedAt"}
 
-# The filter that picks a page's index, most selective first; each has an index
-# (tenant, field, time) in service/store/indexes.py. Without one, the time index serves.
-_DRIVERS = {TOUCHPOINTS: ("customerId", "journey"), SURVEY_RESPONSES: ("customerId",)}
+# The filters that pick a page's index, most selective first; each has an index
+# (tenant, fields…, time) in service/store/indexes.py. Without one, the time index serves.
+_DRIVERS: dict[str, tuple[tuple[str, ...], ...]] = {
+    TOUCHPOINTS: (("customerId",), ("journey", "stage"), ("journey",)),
+    SURVEY_RESPONSES: (("customerId",),),
+}
 
 
 def _bare(value: str) -> str:
@@ -49,10 +52,10 @@ def record_query(collection: str, tenant: str, flt: RecordFilter) -> tuple[Doc, 
         ("customerId", flt.customer_id), ("journey", flt.journey),
         ("stage", flt.stage), ("channel", flt.channel),
     ) if value is not None}  # fmt: skip
-    driver = next((f for f in _DRIVERS[collection] if f in equal), None)
+    driver = next((d for d in _DRIVERS[collection] if all(f in equal for f in d)), ())
     indexed: Doc = {"tenant": tenant}
-    if driver is not None:
-        indexed[driver] = equal.pop(driver)
+    for field in driver:
+        indexed[field] = equal.pop(field)
     window: dict[str, Any] = {}
     if flt.start is not None:
         window["$gte"] = flt.start

@@ -29,11 +29,21 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel(_RECORD_KEY, unique=True, name="record_key"),
         IndexModel([("tenant", ASCENDING), ("occurredAt", ASCENDING), ("_id", ASCENDING)]),
         IndexModel([("tenant", ASCENDING), ("customerId", ASCENDING), ("occurredAt", ASCENDING)]),
-        # A journey's touchpoints in time order: funnels and journey-filtered pages.
+        # A journey's touchpoints in time order, and a stage's: the cohort funnel's two reads
+        # and journey- and stage-filtered pages (docs/adr/0012).
         IndexModel(
             [
                 ("tenant", ASCENDING),
                 ("journey", ASCENDING),
+                ("occurredAt", ASCENDING),
+                ("_id", ASCENDING),
+            ]
+        ),
+        IndexModel(
+            [
+                ("tenant", ASCENDING),
+                ("journey", ASCENDING),
+                ("stage", ASCENDING),
                 ("occurredAt", ASCENDING),
                 ("_id", ASCENDING),
             ]

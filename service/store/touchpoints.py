@@ -1,6 +1,7 @@
 """Touchpoint reads for metrics: the stage visits of a journey's entry cohort.
 
-Both reads lead with exactly what the (tenant, journey, occurredAt) index serves and apply
+Both reads lead with exactly what one index serves — (tenant, journey, stage, occurredAt)
+for the entries, (tenant, journey, occurredAt) for the visits — and apply
 every other condition after it: the embedded database's planner reads every document for
 any other shape (docs/adr/0012).
 """
@@ -14,7 +15,7 @@ from service.store.indexes import TOUCHPOINTS
 
 
 def _rest(flt: CellFilter) -> Doc:
-    rest: Doc = {"stage": {"$type": "string"}}
+    rest: Doc = {}
     if flt.segments is not None:
         rest["segments"] = {"$in": sorted(flt.segments)}
     if flt.channels is not None:
@@ -22,10 +23,13 @@ def _rest(flt: CellFilter) -> Doc:
     return rest
 
 
-def _journey(tenant: str, journey: str, occurred: Doc) -> Doc:
-    if not isinstance(journey, str):
-        raise TypeError("journey is a key string")
-    return {"tenant": tenant, "journey": journey, "occurredAt": occurred}
+def _journey(tenant: str, journey: str, occurred: Doc, stage: str | None = None) -> Doc:
+    if not isinstance(journey, str) or not isinstance(stage, str | None):
+        raise TypeError("journey and stage are key strings")
+    match: Doc = {"tenant": tenant, "journey": journey}
+    if stage is not None:
+        match["stage"] = stage
+    return {**match, "occurredAt": occurred}
 
 
 def entries_pipeline(
@@ -33,9 +37,10 @@ def entries_pipeline(
 ) -> list[Doc]:
     """The customers whose first visit ever to ``first_stage`` is in the window. Visits from
     the window's end on cannot change whether that first visit is in it, so they are not read."""
+    rest = _rest(flt)
     return [
-        {"$match": _journey(tenant, journey, {"$lt": window.end})},
-        {"$match": {**_rest(flt), "stage": {"$eq": first_stage}}},
+        {"$match": _journey(tenant, journey, {"$lt": window.end}, first_stage)},
+        *([{"$match": rest}] if rest else []),
         {"$group": {"_id": "$customerId", "t": {"$min": "$occurredAt"}}},
         {"$match": {"t": {"$gte": window.start}}},
     ]
@@ -45,7 +50,7 @@ def visits_pipeline(tenant: str, journey: str, window: Window, flt: CellFilter) 
     """Every stage visit of the journey from the window's start on, oldest first."""
     return [
         {"$match": _journey(tenant, journey, {"$gte": window.start})},
-        {"$match": _rest(flt)},
+        {"$match": {**_rest(flt), "stage": {"$type": "string"}}},
         {"$sort": {"occurredAt": 1, "_id": 1}},
         {"$project": {"_id": 0, "c": "$customerId", "s": "$stage", "t": "$occurredAt"}},
     ]

@@ -48,6 +48,8 @@ CUSTOMER_INDEX = {TOUCHPOINTS: "tenant_1_customerId_1_occurredAt_1",
                   SURVEY_RESPONSES: "tenant_1_customerId_1_submittedAt_1"}  # fmt: skip
 JOURNEY_INDEX = {TOUCHPOINTS: "tenant_1_journey_1_occurredAt_1__id_1",
                  SURVEY_RESPONSES: TIME_INDEX[SURVEY_RESPONSES]}  # fmt: skip
+STAGE_INDEX = {TOUCHPOINTS: "tenant_1_journey_1_stage_1_occurredAt_1__id_1",
+               SURVEY_RESPONSES: TIME_INDEX[SURVEY_RESPONSES]}  # fmt: skip
 
 # filter -> the index that serves it, per collection
 FILTERS: list[tuple[RecordFilter, dict[str, str]]] = [
@@ -58,7 +60,8 @@ FILTERS: list[tuple[RecordFilter, dict[str, str]]] = [
     (RecordFilter(customer_id="cus_1"), CUSTOMER_INDEX),
     (RecordFilter(customer_id="cus_1", stage="s", start=START, end=END), CUSTOMER_INDEX),
     (RecordFilter(journey="j"), JOURNEY_INDEX),
-    (RecordFilter(journey="j", stage="s"), JOURNEY_INDEX),
+    (RecordFilter(journey="j", stage="s"), STAGE_INDEX),
+    (RecordFilter(journey="j", stage="s", channel="WEB", start=START), STAGE_INDEX),
     (RecordFilter(journey="j", channel="EMAIL", start=START, end=END), JOURNEY_INDEX),
     (RecordFilter(stage="s"), TIME_INDEX),
     (RecordFilter(channel="EMAIL"), TIME_INDEX),
@@ -119,5 +122,5 @@ async def test_the_funnels_reads_walk_the_journey_index(db: Any, flt: CellFilter
     entries = entries_pipeline("t1", "j", "first", window, flt)
     visits = visits_pipeline("t1", "j", window, flt)
 
-    assert await _index_of(db, TOUCHPOINTS, entries) == "tenant_1_journey_1_occurredAt_1__id_1"
+    assert await _index_of(db, TOUCHPOINTS, entries) == STAGE_INDEX[TOUCHPOINTS]
     assert await _index_of(db, TOUCHPOINTS, visits) == "tenant_1_journey_1_occurredAt_1__id_1"

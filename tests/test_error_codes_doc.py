@@ -17,12 +17,13 @@ CODE = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$|^[A-Z]{4,}$")
 CODE_MODULES = ["service/errors.py", "service/error_codes.py", "service/ingest/codes.py",
                 "service/ingest/ndjson.py", "service/edge.py"]  # fmt: skip
 PACKAGES = ["service", "resolvers", "schema"]
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def _constant(node: ast.AST | None) -> str | None:
     if isinstance(node, ast.Constant) and isinstance(node.value, str) and CODE.match(node.value):
-        # Setting names (CX_…) appear beside codes in messages and extensions.
-        return None if node.value.startswith("CX_") else node.value
+        # Setting names (CX_…) and HTTP methods appear beside codes in those modules.
+        return None if node.value.startswith("CX_") or node.value in HTTP_METHODS else node.value
     return None
 
 

@@ -30,7 +30,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("tenant", ASCENDING), ("occurredAt", ASCENDING), ("_id", ASCENDING)]),
         IndexModel([("tenant", ASCENDING), ("customerId", ASCENDING), ("occurredAt", ASCENDING)]),
         # A journey's touchpoints in time order, and a stage's: the cohort funnel's two reads
-        # and journey- and stage-filtered pages (docs/adr/0012).
+        # and journey- and stage-filtered pages (docs/adr/0013).
         IndexModel(
             [
                 ("tenant", ASCENDING),

@@ -3,7 +3,7 @@
 Both reads lead with exactly what one index serves — (tenant, journey, stage, occurredAt)
 for the entries, (tenant, journey, occurredAt) for the visits — and apply
 every other condition after it: the embedded database's planner reads every document for
-any other shape (docs/adr/0012).
+any other shape (docs/adr/0013).
 """
 
 from __future__ import annotations

@@ -66,7 +66,8 @@ class MetricsQuery:
     ) -> MetricResult | None:
         ctx = info.context
         q = build_query(ctx.settings, kind, window, filter, source=source_)
-        return MetricResult.from_outcome(await ctx.metrics.metric(ctx.tenant, q, min_data_version))
+        outcome = await ctx.metrics.metric(ctx.tenant, q, min_data_version)
+        return MetricResult.from_outcome(outcome, q)
 
     @strawberry.field(
         permission_classes=[MetricsRead], description="A metric per group of one or two dimensions."
@@ -101,7 +102,7 @@ class MetricsQuery:
         return [
             MetricGroup(
                 keys=[DimensionValue(dimension=d, value=v) for d, v in zip(by, keys, strict=True)],
-                result=MetricResult.from_outcome(result),
+                result=MetricResult.from_outcome(result, q),
                 test=SignificanceTest.of(test) if test else None,
             )
             for (keys, result), test in zip(rows, tests, strict=True)
@@ -133,9 +134,10 @@ class MetricsQuery:
         if significance is not None:
             outcomes = [_outcome(r) for _, r in points]
             tests = list(multiple.vs_previous(kind, outcomes, adjustment))
-        return [TrendPoint(period_start=label, result=MetricResult.from_outcome(r),
+        periods = q.period_list()
+        return [TrendPoint(period_start=label, result=MetricResult.from_outcome(r, q, p.window),
                            test=SignificanceTest.of(t) if t else None)
-                for (label, r), t in zip(points, tests, strict=True)]  # fmt: skip
+                for (label, r), t, p in zip(points, tests, periods, strict=True)]  # fmt: skip
 
     @strawberry.field(
         permission_classes=[MetricsRead],
@@ -149,7 +151,7 @@ class MetricsQuery:
         qb = build_query(ctx.settings, kind, b.window, b.filter)
         c = await ctx.metrics.compare(ctx.tenant, qa, qb)
         return Comparison(
-            a=MetricResult.from_outcome(c.a), b=MetricResult.from_outcome(c.b),
+            a=MetricResult.from_outcome(c.a, qa), b=MetricResult.from_outcome(c.b, qb),
             difference=c.difference, p_value=c.p_value, significant=c.significant,
         )  # fmt: skip
 

@@ -6,6 +6,7 @@ import strawberry
 
 from resolvers.metrics import MetricsQuery
 from schema.connections import Connection
+from schema.enums import RecordOrder
 from schema.inputs import RecordFilter as RecordFilterInput
 from schema.inputs import RecordRefInput
 from schema.permissions import DataRead, JourneysRead
@@ -77,9 +78,11 @@ class Query(MetricsQuery):
         filter: RecordFilterInput | None = None,
         first: int | None = None,
         after: str | None = None,
+        order_by: RecordOrder = RecordOrder.OLDEST_FIRST,
     ) -> Connection[Touchpoint] | None:
         ctx = info.context
-        page = await ctx.reader.touchpoints(ctx.tenant, _filter(filter), first, after)
+        newest_first = order_by is RecordOrder.NEWEST_FIRST
+        page = await ctx.reader.touchpoints(ctx.tenant, _filter(filter), first, after, newest_first)
         return Connection.from_page(page, Touchpoint.from_doc)
 
     @strawberry.field(permission_classes=[DataRead])
@@ -89,7 +92,11 @@ class Query(MetricsQuery):
         filter: RecordFilterInput | None = None,
         first: int | None = None,
         after: str | None = None,
+        order_by: RecordOrder = RecordOrder.OLDEST_FIRST,
     ) -> Connection[SurveyResponse] | None:
         ctx = info.context
-        page = await ctx.reader.survey_responses(ctx.tenant, _filter(filter), first, after)
+        newest_first = order_by is RecordOrder.NEWEST_FIRST
+        page = await ctx.reader.survey_responses(
+            ctx.tenant, _filter(filter), first, after, newest_first
+        )
         return Connection.from_page(page, SurveyResponse.from_doc)

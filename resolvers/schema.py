@@ -20,6 +20,7 @@ from strawberry.extensions import (
 from resolvers.cost import QueryCost
 from resolvers.mutation import Mutation
 from resolvers.query import Query
+from schema.scalars import SCALAR_OVERRIDES
 from service.error_codes import log_errors
 
 MAX_TOKENS = 5000  # a dashboard's document is a few hundred tokens; a bomb is many thousands
@@ -40,6 +41,7 @@ def build_schema(
     return CxSchema(
         query=Query,
         mutation=Mutation,
+        scalar_overrides=SCALAR_OVERRIDES,
         # Factories: a fresh extension per request (the caches live at module level).
         extensions=[
             lambda: QueryDepthLimiter(max_depth=12),

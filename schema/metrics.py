@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import Enum
+from zoneinfo import ZoneInfo
 
 import strawberry
 
@@ -76,6 +77,19 @@ class NpsDistribution:
     detractors: int
 
 
+@strawberry.type(description="The half-open window [from, to) a result answers for.")
+class MetricWindow:
+    from_: datetime = strawberry.field(name="from")
+    to: datetime
+    timezone: str = strawberry.field(
+        description="IANA name: the periods' and days' timezone; from and to are written in it."
+    )
+
+    @classmethod
+    def of(cls, window: Window, tz: ZoneInfo) -> MetricWindow:
+        return cls(from_=window.start.astimezone(tz), to=window.end.astimezone(tz), timezone=tz.key)
+
+
 @strawberry.type
 class MetricResult:
     kind: MetricKind
@@ -92,9 +106,16 @@ class MetricResult:
     computed_at: datetime
     data_version: int
     distribution: NpsDistribution | None = strawberry.field(description="NPS only.")
+    window: MetricWindow = strawberry.field(
+        description="The window answered for: the one asked for, the default last 30 days, "
+        "or a trend point's period."
+    )
 
     @classmethod
-    def from_outcome(cls, outcome: MetricOutcome) -> MetricResult:
+    def from_outcome(
+        cls, outcome: MetricOutcome, q: MetricQuery, window: Window | None = None
+    ) -> MetricResult:
+        """``window`` is a trend point's period; other results answer for the query's."""
         v = outcome.value
         interval = (
             ConfidenceInterval(low=v.ci_low, high=v.ci_high, level=0.95)
@@ -110,6 +131,7 @@ class MetricResult:
             computed_at=outcome.computed_at, data_version=outcome.data_version,
             distribution=NpsDistribution(promoters=d.promoters, passives=d.passives,
                                          detractors=d.detractors) if d else None,
+            window=MetricWindow.of(window or q.window, q.timezone),
         )  # fmt: skip
 
 

@@ -10,7 +10,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from schema.connections import Connection
-from schema.enums import AnswerMetric, Channel, Component, Phase, RecordStatus
+from schema.enums import AnswerMetric, Channel, Component, Phase, RecordOrder, RecordStatus
 from schema.inputs import TimeWindow
 from schema.metrics import MetricFilter, MetricResult, build_query
 from schema.permissions import MetricsRead
@@ -55,7 +55,7 @@ class Stage:
         ctx = info.context
         flt = MetricFilter(journeys=[self.journey_key], stages=[self.key])
         q = build_query(ctx.settings, kind, window, flt)
-        return MetricResult.from_outcome(await ctx.metrics.metric(ctx.tenant, q, None))
+        return MetricResult.from_outcome(await ctx.metrics.metric(ctx.tenant, q, None), q)
 
 
 @strawberry.type
@@ -120,21 +120,31 @@ class Customer:
 
     @strawberry.field
     async def touchpoints(
-        self, info: CxInfo, first: int | None = None, after: str | None = None
+        self,
+        info: CxInfo,
+        first: int | None = None,
+        after: str | None = None,
+        order_by: RecordOrder = RecordOrder.OLDEST_FIRST,
     ) -> Connection[Touchpoint]:
         ctx = info.context
+        newest_first = order_by is RecordOrder.NEWEST_FIRST
         page = await ctx.reader.touchpoints(
-            ctx.tenant, RecordFilter(customer_id=str(self.id)), first, after
+            ctx.tenant, RecordFilter(customer_id=str(self.id)), first, after, newest_first
         )
         return Connection.from_page(page, Touchpoint.from_doc)
 
     @strawberry.field
     async def survey_responses(
-        self, info: CxInfo, first: int | None = None, after: str | None = None
+        self,
+        info: CxInfo,
+        first: int | None = None,
+        after: str | None = None,
+        order_by: RecordOrder = RecordOrder.OLDEST_FIRST,
     ) -> Connection[SurveyResponse]:
         ctx = info.context
+        newest_first = order_by is RecordOrder.NEWEST_FIRST
         page = await ctx.reader.survey_responses(
-            ctx.tenant, RecordFilter(customer_id=str(self.id)), first, after
+            ctx.tenant, RecordFilter(customer_id=str(self.id)), first, after, newest_first
         )
         return Connection.from_page(page, SurveyResponse.from_doc)
 

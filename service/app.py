@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
 from strawberry.asgi import GraphQL
 from strawberry.extensions import SchemaExtension
 from strawberry.http import GraphQLHTTPResponse, process_result
@@ -21,12 +22,13 @@ from strawberry.types import ExecutionResult
 
 from resolvers.schema import build_schema
 from service.auth.authenticator import Authenticator
-from service.auth.principal import Principal
+from service.auth.principal import CredentialKind, Principal
 from service.background import every
 from service.cache import BoundedMemoryCache, MetricCache, build_backend
 from service.context import RequestContext
 from service.edge import Edge
 from service.error_codes import timed_out, with_code
+from service.graphiql import ASSETS_DIR, ASSETS_PATH, graphiql_html
 from service.health import livez, prometheus_metrics, readyz
 from service.ingest.ndjson import ingest_ndjson
 from service.ingest.service import Ingestor
@@ -74,6 +76,10 @@ class AppState:
 
 
 class CxGraphQL(GraphQL[RequestContext, None]):
+    @property
+    def graphql_ide_html(self) -> str:
+        return graphiql_html()  # its assets are served by this app, never by a CDN
+
     async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
         _note_outcome(request, result)
         if result.errors:
@@ -88,7 +94,12 @@ class CxGraphQL(GraphQL[RequestContext, None]):
 
     async def get_context(self, request: Any, response: Any) -> RequestContext:
         state: AppState = request.app.state.cx
-        principal: Principal = request.state.principal  # built by the edge (service/edge.py)
+        # Built by the edge (service/edge.py). The GraphiQL page alone passes the edge without
+        # a credential, and Strawberry builds a context before rendering it: no scope at all.
+        principal: Principal = getattr(request.state, "principal", None) or Principal(
+            credential_id="graphiql-page", tenant=state.settings.default_tenant,
+            scopes=frozenset(), kind=CredentialKind.ANONYMOUS,
+        )  # fmt: skip
         tenant_settings = await state.tenants.get(principal.tenant)
         context = RequestContext(
             tenant=principal.tenant,
@@ -233,14 +244,17 @@ def create_app(
         allow_queries_via_get=True,  # queries only: a GET mutation is refused (405)
     )
 
+    routes: list[BaseRoute] = [
+        Route("/graphql", graphql_app),
+        Route("/livez", livez),
+        Route("/readyz", readyz),
+        Route("/ingest/{collection}", ingest_ndjson, methods=["POST"]),
+        Route("/metrics", prometheus_metrics),
+    ]
+    if settings.graphiql:
+        routes.append(Mount(ASSETS_PATH, StaticFiles(directory=ASSETS_DIR)))
     app = Starlette(
-        routes=[
-            Route("/graphql", graphql_app),
-            Route("/livez", livez),
-            Route("/readyz", readyz),
-            Route("/ingest/{collection}", ingest_ndjson, methods=["POST"]),
-            Route("/metrics", prometheus_metrics),
-        ],
+        routes=routes,
         # Outermost first: the refusal counter sees the edge's 401/413/429 answers.
         middleware=[
             *_cors(settings),

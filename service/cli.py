@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from service import keys_cli, tenants_cli
+from service import dev_database, keys_cli, tenants_cli
 from service.settings import Settings, get_settings
 
 log = logging.getLogger("cxgraph")
@@ -60,6 +60,9 @@ def cmd_dev(args: argparse.Namespace) -> int:
         uri = embedded.start()
         os.environ["CX_MONGO_URI"] = uri
         settings = settings.model_copy(update={"mongo_uri": uri})
+        where = dev_database.record(settings.data_dir, uri)
+        print(f"embedded database at {uri} (recorded in {where} for cxgraph's admin "
+              "commands)", flush=True)  # fmt: skip
     try:
         asyncio.run(_prepare(settings, demo=not args.no_demo))
         print(f"GraphQL on http://{args.host or settings.host}:{args.port or settings.port}"
@@ -70,8 +73,45 @@ def cmd_dev(args: argparse.Namespace) -> int:
     finally:
         if embedded is not None:
             print("stopping the embedded database ...", flush=True)
+            if settings.mongo_uri:
+                dev_database.forget(settings.data_dir, settings.mongo_uri)
             embedded.stop()
     return 0
+
+
+def _admin_settings(args: argparse.Namespace, command: str) -> Settings | None:
+    """CX_MONGO_URI, else the embedded database a running `cxgraph dev` (`make run`) recorded
+    in the data directory; None (after saying why) when there is neither."""
+    settings = get_settings()
+    if settings.mongo_uri:
+        return settings
+    data_dir = args.data_dir or settings.data_dir
+    uri = dev_database.recorded(data_dir)
+    if uri is None:
+        print(f"cxgraph {command}: CX_MONGO_URI is not set and no running `make run` database "
+              f"is recorded in {data_dir}: start `make run` (or pass --data-dir), or set "
+              "CX_MONGO_URI", file=sys.stderr)  # fmt: skip
+        return None
+    if not _answers(uri):
+        print(f"cxgraph {command}: the `make run` database recorded in {data_dir} ({uri}) does "
+              "not answer: is `make run` still running?", file=sys.stderr)  # fmt: skip
+        return None
+    print(f"using the `make run` database at {uri} (recorded in {data_dir})", file=sys.stderr)
+    return settings.model_copy(update={"mongo_uri": uri})
+
+
+def _answers(uri: str) -> bool:
+    from pymongo import MongoClient
+    from pymongo.errors import PyMongoError
+
+    client: MongoClient[dict[str, object]] = MongoClient(uri, serverSelectionTimeoutMS=2000)
+    try:
+        client.admin.command("ping")
+    except PyMongoError:
+        return False
+    finally:
+        client.close()
+    return True
 
 
 async def _prepare(settings: Settings, demo: bool) -> None:
@@ -106,9 +146,8 @@ def cmd_demo_load(args: argparse.Namespace) -> int:
     from service.store.client import connect
     from service.store.indexes import ensure_indexes
 
-    settings = get_settings()
-    if not settings.mongo_uri:
-        print("CX_MONGO_URI is not set.", file=sys.stderr)
+    settings = _admin_settings(args, "demo load")
+    if settings is None:
         return 2
 
     async def run() -> None:
@@ -134,9 +173,8 @@ def cmd_rollups_rebuild(args: argparse.Namespace) -> int:
     from service.store.client import connect
     from service.store.indexes import ensure_indexes
 
-    settings = get_settings()
-    if not settings.mongo_uri:
-        print("CX_MONGO_URI is not set.", file=sys.stderr)
+    settings = _admin_settings(args, "rollups rebuild")
+    if settings is None:
         return 2
     tenant = args.tenant or settings.default_tenant
 
@@ -174,6 +212,12 @@ def cmd_schema_export(args: argparse.Namespace) -> int:
     return 0
 
 
+DATA_DIR_HELP = (
+    "without CX_MONGO_URI: the data directory of a running `cxgraph dev` (`make run`) whose "
+    "embedded database to use (default: CX_DATA_DIR)"
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cxgraph", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -197,6 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--tenant")
     load.add_argument("--seed", type=int, default=7)
     load.add_argument("--end", help="last day of the data (YYYY-MM-DD); default: today (UTC)")
+    load.add_argument("--data-dir", help=DATA_DIR_HELP)
     load.set_defaults(func=cmd_demo_load)
 
     rollups = commands.add_parser("rollups", help="the metric rollups")
@@ -210,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="compare stored rollups with raw documents; exit 1 on drift",
     )
     rebuild.add_argument("--tenant")
+    rebuild.add_argument("--data-dir", help=DATA_DIR_HELP)
     rebuild.set_defaults(func=cmd_rollups_rebuild)
 
     keys_cli.add_commands(commands)

@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.auth.authenticator import Unauthenticated
 from service.auth.principal import Scope as Permission
+from service.graphiql import ASSETS_PATH
 
 access_log = logging.getLogger("cxgraph.access")
 OPEN_PATHS = frozenset({"/livez", "/readyz"})
@@ -64,6 +65,9 @@ class Edge:
             return
         ide_page = scope["method"] == "GET" and "text/html" in headers.get("accept", "")
         if path == "/graphql" and ide_page and settings.graphiql:  # GraphiQL sends keys itself
+            await self.app(scope, receive, send)
+            return
+        if settings.graphiql and path.startswith(ASSETS_PATH + "/"):  # its public scripts
             await self.app(scope, receive, send)
             return
         if path == "/graphql" and scope["method"] == "POST":

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
+from service.dates import impossible_date
 from service.ingest import codes
 
 
@@ -116,9 +117,11 @@ def timestamp(
         try:
             value = datetime.fromisoformat(value)
         except ValueError:
-            raise RecordInvalid(
-                codes.INVALID_TIMESTAMP, name, f"{name} is not an ISO-8601 timestamp"
-            ) from None
+            impossible = impossible_date(value)
+            message = (
+                f"{name}: {impossible}" if impossible else f"{name} is not an ISO-8601 timestamp"
+            )
+            raise RecordInvalid(codes.INVALID_TIMESTAMP, name, message) from None
     if not isinstance(value, datetime):
         raise RecordInvalid(codes.WRONG_TYPE, name, f"{name} must be an ISO-8601 timestamp")
     if value.tzinfo is None or value.utcoffset() is None:

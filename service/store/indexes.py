@@ -22,12 +22,32 @@ INDEXES: dict[str, list[IndexModel]] = {
     CUSTOMERS: [
         IndexModel(_RECORD_KEY, unique=True, name="record_key"),
         IndexModel([("tenant", ASCENDING), ("segments", ASCENDING), ("_id", ASCENDING)]),
+        # Pages after a cursor: (tenant, _id > cursor) is a range on this index.
+        IndexModel([("tenant", ASCENDING), ("_id", ASCENDING)]),
     ],
     TOUCHPOINTS: [
         IndexModel(_RECORD_KEY, unique=True, name="record_key"),
         IndexModel([("tenant", ASCENDING), ("occurredAt", ASCENDING), ("_id", ASCENDING)]),
         IndexModel([("tenant", ASCENDING), ("customerId", ASCENDING), ("occurredAt", ASCENDING)]),
-        IndexModel([("tenant", ASCENDING), ("journey", ASCENDING), ("stage", ASCENDING)]),
+        # A journey's touchpoints in time order, and a stage's: the cohort funnel's two reads
+        # and journey- and stage-filtered pages (docs/adr/0013).
+        IndexModel(
+            [
+                ("tenant", ASCENDING),
+                ("journey", ASCENDING),
+                ("occurredAt", ASCENDING),
+                ("_id", ASCENDING),
+            ]
+        ),
+        IndexModel(
+            [
+                ("tenant", ASCENDING),
+                ("journey", ASCENDING),
+                ("stage", ASCENDING),
+                ("occurredAt", ASCENDING),
+                ("_id", ASCENDING),
+            ]
+        ),
         IndexModel([("tenant", ASCENDING), ("caseId", ASCENDING)], sparse=True),
     ],
     SURVEY_RESPONSES: [

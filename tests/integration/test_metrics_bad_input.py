@@ -115,6 +115,18 @@ async def test_a_bad_window(client: httpx.AsyncClient, operation: str, case: str
     assert_error(body, code, reason)
 
 
+async def test_an_impossible_date_is_named_as_such(client: httpx.AsyncClient) -> None:
+    window = {"from": "2026-02-30T10:00:00Z", "to": "2026-03-01T00:00:00Z"}
+
+    body = await gql(client, with_window("metric"), {"w": window})
+
+    assert_error(body, "BAD_USER_INPUT", None)
+    assert body["errors"][0]["message"] == (
+        "Variable '$w' has invalid value at .from: Value cannot represent a DateTime: "
+        '"2026-02-30T10:00:00Z". 2026-02-30 is an impossible date: February 2026 has 28 days'
+    )
+
+
 @pytest.mark.parametrize("operation", OPERATIONS)
 async def test_a_window_of_exactly_400_days_is_accepted(
     client: httpx.AsyncClient, operation: str

@@ -112,8 +112,8 @@ async def dataset(client: httpx.AsyncClient) -> Dataset:
 
 
 LISTS = {
-    "touchpoints": "touchpoints(filter: $f, first: $n, after: $a)",
-    "surveyResponses": "surveyResponses(filter: $f, first: $n, after: $a)",
+    "touchpoints": "touchpoints(filter: $f, first: $n, after: $a, orderBy: $o)",
+    "surveyResponses": "surveyResponses(filter: $f, first: $n, after: $a, orderBy: $o)",
 }
 
 
@@ -123,28 +123,33 @@ async def fetch_page(
     flt: dict[str, Any] | None,
     first: int | None,
     after: str | None,
+    order: str = "OLDEST_FIRST",
 ) -> dict[str, Any]:
     query = (
-        "query($f: RecordFilter, $n: Int, $a: String) { "
+        "query($f: RecordFilter, $n: Int, $a: String, $o: RecordOrder!) { "
         + LISTS[field]
         + " { edges { cursor node { id externalId } } "
         + PAGE_INFO
         + " } }"
     )
-    data = await gql_ok(client, query, {"f": flt, "n": first, "a": after})
+    data = await gql_ok(client, query, {"f": flt, "n": first, "a": after, "o": order})
     page: dict[str, Any] = data[field]
     return page
 
 
 async def walk(
-    client: httpx.AsyncClient, field: str, flt: dict[str, Any] | None, size: int
+    client: httpx.AsyncClient,
+    field: str,
+    flt: dict[str, Any] | None,
+    size: int,
+    order: str = "OLDEST_FIRST",
 ) -> tuple[list[str], list[int]]:
     """Every record of a list, page by page; also the size of each page. Checks pageInfo."""
     seen: list[str] = []
     sizes: list[int] = []
     after = None
     while True:
-        page = await fetch_page(client, field, flt, size, after)
+        page = await fetch_page(client, field, flt, size, after, order)
         edges, info = page["edges"], page["pageInfo"]
         sizes.append(len(edges))
         seen += [e["node"]["externalId"] for e in edges]
@@ -261,24 +266,28 @@ async def test_walking_customers_by_id(client: httpx.AsyncClient) -> None:
 
 def nested_page_query(field: str) -> str:
     return (
-        "query($id: ID, $n: Int, $a: String) { customer(id: $id) { " + field + "(first: $n, "
-        "after: $a) { edges { cursor node { externalId } } " + PAGE_INFO + " } } }"
-    )
+        "query($id: ID, $n: Int, $a: String, $o: RecordOrder!) { customer(id: $id) { " + field
+        + "(first: $n, after: $a, orderBy: $o) { edges { cursor node { externalId } } "
+        + PAGE_INFO + " } } }"
+    )  # fmt: skip
 
 
+@pytest.mark.parametrize("order", ["OLDEST_FIRST", "NEWEST_FIRST"])
 @pytest.mark.parametrize("field", ["touchpoints", "surveyResponses"])
 async def test_walking_a_customers_own_records(
-    client: httpx.AsyncClient, dataset: Dataset, field: str
+    client: httpx.AsyncClient, dataset: Dataset, field: str, order: str
 ) -> None:
     records = dataset.touchpoints if field == "touchpoints" else dataset.responses
     expected = _ordered([r for r in records if r.customer == "c1"])
+    if order == "NEWEST_FIRST":
+        expected.reverse()
     seen: list[str] = []
     after = None
     while True:
         data = await gql_ok(
             client,
             nested_page_query(field),
-            {"id": dataset.customer_ids["c1"], "n": 3, "a": after},
+            {"id": dataset.customer_ids["c1"], "n": 3, "a": after, "o": order},
         )
         page = data["customer"][field]
         assert len(page["edges"]) <= 3
@@ -400,6 +409,8 @@ async def test_filters_return_exactly_the_matching_records(
     for offset in (UTC, PLUS_5):  # the same instants, written with another offset
         seen, _ = await walk(client, field, _graphql_filter(spec, dataset, offset), 7)
         assert seen == expected
+    newest, _ = await walk(client, field, _graphql_filter(spec, dataset, UTC), 7, "NEWEST_FIRST")
+    assert newest == expected[::-1]
 
 
 async def test_the_window_is_half_open(client: httpx.AsyncClient, dataset: Dataset) -> None:

@@ -110,7 +110,15 @@ async def run(sizes: tuple[int, ...] = (100_000, 200_000, 400_000), repeat: int 
     results: dict[str, Any] = {"sizes": list(sizes), "rows": []}
     with tempfile.TemporaryDirectory() as tmp, EmbeddedMongo(tmp) as server:
         settings = Settings(
-            mongo_uri=server.uri, mongo_db="bench", cache_backend="none", mongo_query_timeout_s=900
+            mongo_uri=server.uri,
+            mongo_db="bench",
+            cache_backend="none",
+            mongo_query_timeout_s=900,
+            auth="disabled",
+            rate_limit_per_minute=0,
+            rate_limit_cost_per_minute=0,
+            response_cache_entries=0,
+            max_query_cost=10**9,
         )
         app = create_app(settings)
         async with app.router.lifespan_context(app):

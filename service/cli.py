@@ -80,38 +80,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
 
 
 def _admin_settings(args: argparse.Namespace, command: str) -> Settings | None:
-    """CX_MONGO_URI, else the embedded database a running `cxgraph dev` (`make run`) recorded
-    in the data directory; None (after saying why) when there is neither."""
-    settings = get_settings()
-    if settings.mongo_uri:
-        return settings
-    data_dir = args.data_dir or settings.data_dir
-    uri = dev_database.recorded(data_dir)
-    if uri is None:
-        print(f"cxgraph {command}: CX_MONGO_URI is not set and no running `make run` database "
-              f"is recorded in {data_dir}: start `make run` (or pass --data-dir), or set "
-              "CX_MONGO_URI", file=sys.stderr)  # fmt: skip
-        return None
-    if not _answers(uri):
-        print(f"cxgraph {command}: the `make run` database recorded in {data_dir} ({uri}) does "
-              "not answer: is `make run` still running?", file=sys.stderr)  # fmt: skip
-        return None
-    print(f"using the `make run` database at {uri} (recorded in {data_dir})", file=sys.stderr)
-    return settings.model_copy(update={"mongo_uri": uri})
-
-
-def _answers(uri: str) -> bool:
-    from pymongo import MongoClient
-    from pymongo.errors import PyMongoError
-
-    client: MongoClient[dict[str, object]] = MongoClient(uri, serverSelectionTimeoutMS=2000)
-    try:
-        client.admin.command("ping")
-    except PyMongoError:
-        return False
-    finally:
-        client.close()
-    return True
+    return dev_database.admin_settings(get_settings(), args.data_dir, command)
 
 
 async def _prepare(settings: Settings, demo: bool) -> None:

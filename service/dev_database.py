@@ -2,12 +2,16 @@
 
 The embedded database listens on a port the OS picks. `cxgraph dev` writes its URI into the
 data directory while it runs (and removes it on the way out); `cxgraph rollups rebuild` and
-`cxgraph demo load` read it there when CX_MONGO_URI is unset.
+`cxgraph demo load`, `cxgraph keys` and `cxgraph tenants` read it there when CX_MONGO_URI is
+unset.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+
+from service.settings import Settings
 
 URI_FILE = "mongo-uri"
 
@@ -31,3 +35,37 @@ def recorded(data_dir: str | Path) -> str | None:
     except FileNotFoundError:
         return None
     return uri or None
+
+
+def admin_settings(settings: Settings, data_dir: str | None, command: str) -> Settings | None:
+    """CX_MONGO_URI, else the embedded database a running `cxgraph dev` (`make run`) recorded
+    in the data directory; None (after saying why) when there is neither."""
+    if settings.mongo_uri:
+        return settings
+    data_dir = data_dir or settings.data_dir
+    uri = recorded(data_dir)
+    if uri is None:
+        print(f"cxgraph {command}: CX_MONGO_URI is not set and no running `make run` database "
+              f"is recorded in {data_dir}: start `make run` (or pass --data-dir), or set "
+              "CX_MONGO_URI", file=sys.stderr)  # fmt: skip
+        return None
+    if not _answers(uri):
+        print(f"cxgraph {command}: the `make run` database recorded in {data_dir} ({uri}) does "
+              "not answer: is `make run` still running?", file=sys.stderr)  # fmt: skip
+        return None
+    print(f"using the `make run` database at {uri} (recorded in {data_dir})", file=sys.stderr)
+    return settings.model_copy(update={"mongo_uri": uri})
+
+
+def _answers(uri: str) -> bool:
+    from pymongo import MongoClient
+    from pymongo.errors import PyMongoError
+
+    client: MongoClient[dict[str, object]] = MongoClient(uri, serverSelectionTimeoutMS=2000)
+    try:
+        client.admin.command("ping")
+    except PyMongoError:
+        return False
+    finally:
+        client.close()
+    return True

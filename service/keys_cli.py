@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from service import dev_database
 from service.auth import api_keys
 from service.auth.principal import Scope
 from service.settings import Settings, get_settings
@@ -37,11 +38,13 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     revoke.set_defaults(func=cmd_revoke)
 
 
-def run_with_database(settings: Settings, work: object) -> int:
-    """Run ``work(mongo)`` against CX_MONGO_URI; 2 when it is not set."""
-    if not settings.mongo_uri:
-        print("CX_MONGO_URI is not set.", file=sys.stderr)
+def run_with_database(settings: Settings, work: object, command: str = "keys") -> int:
+    """Run ``work(mongo)`` against CX_MONGO_URI or the running `make run` database; 2 when
+    there is neither."""
+    found = dev_database.admin_settings(settings, None, command)
+    if found is None:
         return 2
+    settings = found
 
     async def run() -> int:
         mongo = connect(settings)

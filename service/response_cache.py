@@ -1,4 +1,4 @@
-"""A response cache in front of GraphQL execution (issue 9, docs/adr/0013).
+"""A response cache in front of GraphQL execution (issue 9, docs/adr/0014).
 
 For queries only, the whole response body is kept under (schema version, tenant, the
 credential's scopes, a hash of the normalised document, the operation name, the

@@ -51,7 +51,7 @@ def cmd_create(args: argparse.Namespace) -> int:
             return 1
         return await _show(mongo, args.tenant)
 
-    return run_with_database(get_settings(), work)
+    return run_with_database(get_settings(), work, "tenants")
 
 
 def cmd_set(args: argparse.Namespace) -> int:
@@ -64,11 +64,11 @@ def cmd_set(args: argparse.Namespace) -> int:
         await tenants.set_settings(mongo, args.tenant, values)
         return await _show(mongo, args.tenant)
 
-    return run_with_database(get_settings(), work)
+    return run_with_database(get_settings(), work, "tenants")
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    return run_with_database(get_settings(), lambda mongo: _show(mongo, args.tenant))
+    return run_with_database(get_settings(), lambda mongo: _show(mongo, args.tenant), "tenants")
 
 
 async def _show(mongo: Mongo, tenant: str) -> int:

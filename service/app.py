@@ -41,9 +41,10 @@ from service.observability import (
     OperationMetrics,
     RefusalCounter,
 )
+from service.persisted_queries import PersistedQueries
 from service.rate_limits import RateLimiter
 from service.reader import Reader
-from service.response_cache import ResponseCache
+from service.response_cache import ResponseCache, ResponseCacheStats
 from service.settings import Settings, get_settings
 from service.shutdown import Lifecycle
 from service.store.client import PING_TIMEOUT_S, Mongo, connect
@@ -71,6 +72,7 @@ class AppState:
     tenants: TenantDirectory
     versions: VersionFeed
     response_store: BoundedMemoryCache
+    response_stats: ResponseCacheStats = field(default_factory=ResponseCacheStats)
     indexes_ready: bool = False
     background: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -260,6 +262,7 @@ def create_app(
             *_cors(settings),
             Middleware(RefusalCounter, obs=observability),
             Middleware(Edge),
+            Middleware(PersistedQueries),  # hash-only requests become ordinary ones
             Middleware(ResponseCache),  # after the edge: it keys answers by the principal
         ],
         lifespan=lifespan,

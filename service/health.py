@@ -47,6 +47,18 @@ async def prometheus_metrics(request: Request) -> PlainTextResponse:
         "# HELP cx_rollup_drift_checked_days_total Rollup days the drift check compared.",
         "# TYPE cx_rollup_drift_checked_days_total counter",
         f"cx_rollup_drift_checked_days_total {drift.days_checked}",
+        "# HELP cx_response_cache_hits_total Whole answers served without executing (or 304).",
+        "# TYPE cx_response_cache_hits_total counter",
+        f"cx_response_cache_hits_total {state.response_stats.hits}",
+        "# HELP cx_response_cache_misses_total Cacheable queries that were executed.",
+        "# TYPE cx_response_cache_misses_total counter",
+        f"cx_response_cache_misses_total {state.response_stats.misses}",
+        "# HELP cx_response_cache_bytes_total Bytes of answers kept by the response cache.",
+        "# TYPE cx_response_cache_bytes_total counter",
+        f"cx_response_cache_bytes_total {state.response_stats.bytes}",
+        "# HELP cx_version_reads_total Data-version reads from MongoDB (the rest from memory).",
+        "# TYPE cx_version_reads_total counter",
+        f"cx_version_reads_total {state.versions.reads}",
     ]
     text = "\n".join(lines) + "\n" + request.app.state.observability.exposition().decode()
     return PlainTextResponse(text, media_type="text/plain; version=0.0.4")

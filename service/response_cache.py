@@ -32,6 +32,7 @@ from graphql.language import VariableNode, Visitor
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.cache import BoundedMemoryCache
+from service.persisted_queries import read_body, request_of
 
 SCHEMA_VERSION = 1
 PASS = None  # not cacheable: go through
@@ -115,13 +116,17 @@ class Documents:
                         visitor.min_version, frozenset(visitor.min_version_variables))  # fmt: skip
 
 
+@dataclass
+class ResponseCacheStats:
+    hits: int = 0  # answered from the cache (or 304)
+    misses: int = 0  # executed
+    bytes: int = 0  # kept
+
+
 class ResponseCache:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self.documents = Documents()
-        self.hits = 0
-        self.misses = 0
-        self.bytes = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = scope.get("state", {})
@@ -135,36 +140,43 @@ class ResponseCache:
             if scope["path"].startswith("/ingest/"):  # a write: re-read the version next time
                 cx.versions.forget(principal.tenant)
             return
-        body, receive = await _body(receive)
+        body, receive = await read_body(receive)
         key = await self._key(scope, body, principal, cx)
         if key is None:
             await self.app(scope, receive, send)
             cx.versions.forget(principal.tenant)  # possibly a mutation
             return
+        stats: ResponseCacheStats = cx.response_stats
+        etag = f'W/"{key[:40]}"'.encode()
+        if scope["method"] == "GET":
+            if dict(scope["headers"]).get(b"if-none-match") == etag:
+                stats.hits += 1
+                await send({"type": "http.response.start", "status": 304,
+                            "headers": _revalidation(etag)})  # fmt: skip
+                await send({"type": "http.response.body", "body": b""})
+                return
+            send = _with_headers(send, _revalidation(etag))
         store: BoundedMemoryCache = cx.response_store
         found = await store.get(key)
         if found is not None:
-            self.hits += 1
+            stats.hits += 1
             await _send_cached(send, found)
             return
-        self.misses += 1
+        stats.misses += 1
         captured = _Capture(send)
         await self.app(scope, receive, captured)
         if captured.cacheable():
-            self.bytes += len(captured.body)
+            stats.bytes += len(captured.body)
             await store.set(key, (captured.headers, captured.body), ttl=cx.settings.cache_ttl_s)
 
     async def _key(self, scope: Scope, body: bytes, principal: Any, cx: Any) -> str | None:
-        if scope["method"] != "POST":
+        if scope["method"] not in ("GET", "POST"):
             return PASS
         headers = dict(scope["headers"])
         if headers.get(b"x-cx-dry-run"):
             return PASS
-        try:
-            request = json.loads(body)
-        except ValueError:
-            return PASS
-        if not isinstance(request, dict) or not isinstance(request.get("query"), str):
+        request = request_of(scope, body)
+        if request is None or not isinstance(request.get("query"), str):
             return PASS
         document = self.documents.get(request["query"])
         name = request.get("operationName")
@@ -184,24 +196,18 @@ class ResponseCache:
         return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
-async def _body(receive: Receive) -> tuple[bytes, Receive]:
-    chunks = []
-    while True:
-        message = await receive()
-        chunks.append(message.get("body", b""))
-        if message["type"] != "http.request" or not message.get("more_body"):
-            break
-    body = b"".join(chunks)
-    sent = False
+def _revalidation(etag: bytes) -> list[tuple[bytes, bytes]]:
+    # Answers are per credential: a browser may keep them, a shared cache may not.
+    return [(b"etag", etag), (b"cache-control", b"private, no-cache")]
 
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
 
-    return body, replay
+def _with_headers(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", []), *extra]
+        await send(message)
+
+    return sending
 
 
 class _Capture:

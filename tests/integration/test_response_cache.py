@@ -3,6 +3,8 @@ executor; tenants, scopes and data versions never share an entry; errors are nev
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -66,6 +68,9 @@ async def test_a_hit_touches_neither_mongodb_nor_the_executor(
             assert hit.headers["x-cx-cache"] == "hit"
             assert hit.content == first.content
         assert len(commands.started) == before  # not one MongoDB command
+        exposed = (await client.get("/metrics")).text
+        assert "cx_response_cache_hits_total 2" in exposed
+        assert "cx_response_cache_misses_total 1" in exposed
 
 
 async def test_a_write_through_this_replica_is_seen_at_once(
@@ -118,3 +123,47 @@ async def test_errors_and_mutations_are_never_cached(
         mutation = "mutation { upsertCustomers(input: []) { dataVersion } }"
         for _ in range(2):
             assert (await ask(client, mutation)).headers.get("x-cx-cache") is None
+
+
+# -- automatic persisted queries, GET, ETag ----------------------------------------------------
+
+
+def persisted(query: str) -> dict[str, Any]:
+    digest = hashlib.sha256(query.encode()).hexdigest()
+    return {"persistedQuery": {"version": 1, "sha256Hash": digest}}
+
+
+async def test_apq_not_found_then_registered_then_hit(app: Starlette) -> None:
+    async with http_client(app) as client:
+        hashed = {"extensions": persisted(QUERY)}
+        missing = (await client.post("/graphql", json=hashed)).json()
+        assert missing["errors"][0]["message"] == "PersistedQueryNotFound"
+        assert missing["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+        registered = await client.post("/graphql", json={"query": QUERY, **hashed})
+        assert registered.json()["data"]["metric"] == {"n": 0, "value": None}
+        by_hash = await client.post("/graphql", json=hashed)
+        assert by_hash.json()["data"] == registered.json()["data"]
+        wrong = {"query": SAME, **hashed}  # another text under this hash
+        refused = await client.post("/graphql", json=wrong)
+        assert (refused.status_code, refused.json()["errors"][0]["extensions"]["code"]) == (
+            400, "INVALID_PERSISTED_QUERY")  # fmt: skip
+
+
+async def test_get_by_hash_revalidates_with_etag_until_the_data_changes(
+    cached_app: tuple[Starlette, Commands],
+) -> None:
+    app, _ = cached_app
+    async with http_client(app) as client:
+        await client.post("/graphql", json={"query": QUERY, "extensions": persisted(QUERY)})
+        params = {"extensions": json.dumps(persisted(QUERY))}
+        first = await client.get("/graphql", params=params)
+        assert first.status_code == 200 and first.json()["data"]["metric"]["n"] == 0
+        etag = first.headers["etag"]
+        assert first.headers["cache-control"] == "private, no-cache"
+        same = await client.get("/graphql", params=params, headers={"if-none-match": etag})
+        assert (same.status_code, same.content) == (304, b"")
+        await submit_responses(client, [response("r1", answers=[answer("CSAT", 5, 1, 5)])])
+        changed = await client.get("/graphql", params=params, headers={"if-none-match": etag})
+        assert changed.status_code == 200
+        assert changed.headers["etag"] != etag
+        assert changed.json()["data"]["metric"]["n"] == 1

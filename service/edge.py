@@ -13,6 +13,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.asgi import answer, error_body, read_body
 from service.auth.authenticator import Unauthenticated
 from service.auth.principal import Scope as Permission
 from service.graphiql import ASSETS_PATH
@@ -22,12 +23,6 @@ OPEN_PATHS = frozenset({"/livez", "/readyz"})
 JSON_TYPES = frozenset({"application/json"})  # answers may be asked for as graphql-response+json
 LIMITED_BODY_PATHS = frozenset({"/graphql"})  # NDJSON streams, with limits of its own
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-
-
-def error_body(message: str, code: str, **extensions: Any) -> bytes:
-    return json.dumps(
-        {"errors": [{"message": message, "extensions": {"code": code, **extensions}}]}
-    ).encode()
 
 
 class Edge:
@@ -73,7 +68,7 @@ class Edge:
         if path == "/graphql" and scope["method"] == "POST":
             media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
             if media not in JSON_TYPES:  # no form posts: a browser cannot forge a JSON one
-                await _answer(
+                await answer(
                     send,
                     415,
                     error_body(
@@ -82,32 +77,31 @@ class Edge:
                 )
                 return
         if path in LIMITED_BODY_PATHS:
-            buffered = await _read_body(receive, settings.max_body_bytes)
+            buffered, receive = await read_body(receive, settings.max_body_bytes)
             if buffered is None:
                 limit = settings.max_body_bytes
-                await _answer(send, 413, error_body(
+                await answer(send, 413, error_body(
                     f"the request body is larger than {limit} bytes (CX_MAX_BODY_BYTES)",
                     "PAYLOAD_TOO_LARGE", limit=limit))  # fmt: skip
                 return
             if buffered.lstrip()[:1] == b"[":
-                await _answer(send, 400, error_body(
+                await answer(send, 400, error_body(
                     "batches of operations are not accepted: send one operation per request",
                     "BATCH_NOT_ALLOWED"))  # fmt: skip
                 return
-            receive = _replay(buffered, receive)
         try:
             principal = await cx.authenticator.authenticate(headers)
         except Unauthenticated as exc:
-            await _answer(send, 401, error_body(str(exc), "UNAUTHENTICATED"),
+            await answer(send, 401, error_body(str(exc), "UNAUTHENTICATED"),
                           [(b"www-authenticate", b'Bearer realm="cxgraph"')])  # fmt: skip
             return
         if path == "/metrics" and not principal.allows(Permission.ADMIN):
-            await _answer(send, 403, error_body("/metrics needs the scope admin", "FORBIDDEN",
+            await answer(send, 403, error_body("/metrics needs the scope admin", "FORBIDDEN",
                                                 scope="admin"))  # fmt: skip
             return
         verdict = await cx.rate_limiter.hit(principal.credential_id)
         if not verdict.allowed:
-            await _answer(send, 429, error_body(
+            await answer(send, 429, error_body(
                 f"too many requests for this credential; retry in {verdict.retry_after_s} s",
                 "RATE_LIMITED", retryAfterSeconds=verdict.retry_after_s),
                 [(b"retry-after", str(verdict.retry_after_s).encode())])  # fmt: skip
@@ -144,50 +138,3 @@ def _log_access(scope: Scope, state: dict[str, Any], status: list[int], seconds:
         "ms": round(seconds * 1000, 1),
     }
     access_log.info(json.dumps(line, separators=(",", ":")))
-
-
-async def _read_body(receive: Receive, limit: int) -> bytes | None:
-    """The whole body, or None as soon as it passes ``limit`` (nothing more is read)."""
-    chunks, size = [], 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replaying() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replaying
-
-
-async def _answer(
-    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
-) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                *(headers or []),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})  # fmt: skip

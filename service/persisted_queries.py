@@ -15,9 +15,9 @@ from collections import OrderedDict
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service.edge import error_body
+from service.asgi import answer, error_body, read_body, replay
 
 NOT_FOUND = "PersistedQueryNotFound"
 
@@ -52,8 +52,8 @@ class PersistedQueries:
         ):
             await self.app(scope, receive, send)
             return
-        body, receive = await read_body(receive)
-        request = request_of(scope, body)
+        read, receive = await read_body(receive)
+        request = request_of(scope, read or b"")
         extensions = (request or {}).get("extensions")
         persisted = extensions.get("persistedQuery") if isinstance(extensions, dict) else None
         if request is None or not isinstance(persisted, dict):
@@ -61,21 +61,21 @@ class PersistedQueries:
             return
         digest = persisted.get("sha256Hash")
         if persisted.get("version") != 1 or not isinstance(digest, str):
-            await _answer(send, 400, error_body("only persisted query version 1 with a "
+            await answer(send, 400, error_body("only persisted query version 1 with a "
                                                 "sha256Hash is supported",
                                                 "PERSISTED_QUERY_NOT_SUPPORTED"))  # fmt: skip
             return
         query = request.get("query")
         if isinstance(query, str):
             if hashlib.sha256(query.encode()).hexdigest() != digest:
-                await _answer(send, 400, error_body("the sha256Hash does not match the query",
+                await answer(send, 400, error_body("the sha256Hash does not match the query",
                                                     "INVALID_PERSISTED_QUERY"))  # fmt: skip
                 return
             self._keep(digest, query)
         else:
             query = self.known.get(digest)
             if query is None:
-                await _answer(send, 200, error_body(NOT_FOUND, "PERSISTED_QUERY_NOT_FOUND"))
+                await answer(send, 200, error_body(NOT_FOUND, "PERSISTED_QUERY_NOT_FOUND"))
                 return
             self.known.move_to_end(digest)
         assert isinstance(extensions, dict)  # it holds persistedQuery
@@ -98,50 +98,8 @@ def _rewritten(scope: Scope, request: dict[str, Any]) -> tuple[Scope, Receive]:
     """The same request carrying its query, as a POST body or a GET query string."""
     if scope["method"] == "GET":
         params = {k: v if isinstance(v, str) else json.dumps(v) for k, v in request.items()}
-        return {**scope, "query_string": urlencode(params).encode()}, _replay(b"")
+        return {**scope, "query_string": urlencode(params).encode()}, replay(b"")
     body = json.dumps(request).encode()
     headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-length"]
     headers.append((b"content-length", str(len(body)).encode()))
-    return {**scope, "headers": headers}, _replay(body)
-
-
-async def read_body(receive: Receive) -> tuple[bytes, Receive]:
-    """The whole body, and a receive that hands it on again."""
-    chunks = []
-    while True:
-        message = await receive()
-        chunks.append(message.get("body", b""))
-        if message["type"] != "http.request" or not message.get("more_body"):
-            break
-    body = b"".join(chunks)
-    replay = _replay(body, receive)
-    return body, replay
-
-
-def _replay(body: bytes, then: Receive | None = None) -> Receive:
-    sent = False
-
-    async def replaying() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        if then is None:
-            return {"type": "http.disconnect"}
-        return await then()
-
-    return replaying
-
-
-async def _answer(send: Send, status: int, body: bytes) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})  # fmt: skip
+    return {**scope, "headers": headers}, replay(body)

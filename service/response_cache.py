@@ -31,8 +31,9 @@ from graphql import (
 from graphql.language import VariableNode, Visitor
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.asgi import read_body, with_headers
 from service.cache import BoundedMemoryCache
-from service.persisted_queries import read_body, request_of
+from service.persisted_queries import request_of
 
 SCHEMA_VERSION = 1
 PASS = None  # not cacheable: go through
@@ -140,8 +141,8 @@ class ResponseCache:
             if scope["path"].startswith("/ingest/"):  # a write: re-read the version next time
                 cx.versions.forget(principal.tenant)
             return
-        body, receive = await read_body(receive)
-        key = await self._key(scope, body, principal, cx)
+        read, receive = await read_body(receive)
+        key = await self._key(scope, read or b"", principal, cx)
         if key is None:
             await self.app(scope, receive, send)
             cx.versions.forget(principal.tenant)  # possibly a mutation
@@ -155,7 +156,7 @@ class ResponseCache:
                             "headers": _revalidation(etag)})  # fmt: skip
                 await send({"type": "http.response.body", "body": b""})
                 return
-            send = _with_headers(send, _revalidation(etag))
+            send = with_headers(send, _revalidation(etag))
         store: BoundedMemoryCache = cx.response_store
         found = await store.get(key)
         if found is not None:
@@ -199,15 +200,6 @@ class ResponseCache:
 def _revalidation(etag: bytes) -> list[tuple[bytes, bytes]]:
     # Answers are per credential: a browser may keep them, a shared cache may not.
     return [(b"etag", etag), (b"cache-control", b"private, no-cache")]
-
-
-def _with_headers(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
-    async def sending(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            message["headers"] = [*message.get("headers", []), *extra]
-        await send(message)
-
-    return sending
 
 
 class _Capture:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -12,10 +13,11 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from service import cli
 from service.app import create_app
 from service.auth.api_keys import create as create_key
 from service.embedded import EmbeddedMongo
-from service.settings import Settings
+from service.settings import Settings, get_settings
 
 
 @pytest.fixture(scope="session")
@@ -124,3 +126,20 @@ async def small_client(small_app: Starlette) -> AsyncIterator[httpx.AsyncClient]
 def db(app: Starlette) -> Any:
     """The test's MongoDB database, to check what was stored."""
     return app.state.cx.mongo.db
+
+
+@pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch, settings: Settings, mongo_uri: str) -> Iterator[None]:
+    """`cxgraph` commands run in the test point at the test's own database."""
+    monkeypatch.setenv("CX_MONGO_URI", mongo_uri)
+    monkeypatch.setenv("CX_MONGO_DB", settings.mongo_db)
+    monkeypatch.delenv("CX_TIMEZONE", raising=False)
+    monkeypatch.delenv("CX_DEFAULT_TENANT", raising=False)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+async def run_cli(*args: str) -> int:
+    """A `cxgraph` command; it runs its own event loop, so in a thread of its own."""
+    return await asyncio.to_thread(cli.main, list(args))

@@ -3,7 +3,6 @@ through the URI it records in the data directory."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import socket
@@ -16,8 +15,9 @@ from typing import Any
 
 import pytest
 
-from service import cli, dev_database
+from service import dev_database
 from service.settings import Settings, get_settings
+from tests.conftest import run_cli
 
 
 @pytest.fixture
@@ -27,10 +27,6 @@ def no_uri(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> Iterator[None
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
-
-
-async def run_cli(*args: str) -> int:
-    return await asyncio.to_thread(cli.main, list(args))  # the command runs its own loop
 
 
 async def test_rebuild_check_uses_the_recorded_database(

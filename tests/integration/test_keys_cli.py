@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -10,22 +9,8 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from service import cli
 from service.keys_cli import dev_key_path, ensure_dev_key
-from service.settings import Settings, get_settings
-
-
-@pytest.fixture
-def cli_env(monkeypatch: pytest.MonkeyPatch, settings: Settings, mongo_uri: str) -> Any:
-    monkeypatch.setenv("CX_MONGO_URI", mongo_uri)
-    monkeypatch.setenv("CX_MONGO_DB", settings.mongo_db)
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
-
-
-async def run(*args: str) -> int:
-    return await asyncio.to_thread(cli.main, list(args))
+from tests.conftest import run_cli
 
 
 def keyed(key: str) -> dict[str, str]:
@@ -35,7 +20,7 @@ def keyed(key: str) -> dict[str, str]:
 async def test_create_list_and_revoke(
     app: Starlette, cli_env: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = await run("keys", "create", "--tenant", "acme", "--scope", "data:write",
+    code = await run_cli("keys", "create", "--tenant", "acme", "--scope", "data:write",
                      "--scope", "metrics:read", "--name", "crm-eu")  # fmt: skip
     assert code == 0
     lines = capsys.readouterr().out.strip().splitlines()
@@ -50,14 +35,14 @@ async def test_create_list_and_revoke(
                                headers=keyed(key))  # fmt: skip
         assert ok.status_code == 200
 
-        assert await run("keys", "list") == 0
+        assert await run_cli("keys", "list") == 0
         listing = capsys.readouterr().out
         assert key_id in listing and "crm-eu" in listing and "acme" in listing
         assert key.split("_", 2)[2] not in listing  # never the secret
 
-        assert await run("keys", "revoke", key_id) == 0
+        assert await run_cli("keys", "revoke", key_id) == 0
         assert "revoked" in capsys.readouterr().out
-        assert await run("keys", "revoke", key_id) == 1  # already revoked
+        assert await run_cli("keys", "revoke", key_id) == 1  # already revoked
         app.state.cx.authenticator._verified.clear()  # this test does not wait out the cache
         refused = await client.post("/graphql", json={"query": "{ metric(kind: NPS) { n } }"},
                                     headers=keyed(key))  # fmt: skip
@@ -73,7 +58,7 @@ async def test_create_list_and_revoke(
 )
 async def test_create_refuses_bad_scopes(cli_env: Any, args: list[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
-        await run(*args)
+        await run_cli(*args)
     assert exit_.value.code == 2
 
 

@@ -3,15 +3,12 @@ cached and stored answers at once, without a manual step."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import httpx
 import pandas as pd
 import pytest
 
-from service import cli
-from service.settings import Settings, get_settings
 from tests.conftest import make_settings, serving
 from tests.graphql import gql_ok
 from tests.integration.builders import answer, response, submit_responses
@@ -32,17 +29,6 @@ def csat_at(external_id: str, when: str, value: int) -> dict[str, Any]:
 # -- rollups rebuild invalidates cached answers ------------------------------------------------
 
 
-@pytest.fixture
-def cli_env(monkeypatch: pytest.MonkeyPatch, settings: Settings, mongo_uri: str) -> Any:
-    monkeypatch.setenv("CX_MONGO_URI", mongo_uri)
-    monkeypatch.setenv("CX_MONGO_DB", settings.mongo_db)
-    monkeypatch.delenv("CX_TIMEZONE", raising=False)
-    monkeypatch.delenv("CX_DEFAULT_TENANT", raising=False)
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
-
-
 async def test_a_rebuild_bumps_the_data_version_so_no_cached_drift_survives(
     client: httpx.AsyncClient, db: Any, cli_env: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -61,7 +47,7 @@ async def test_a_rebuild_bumps_the_data_version_so_no_cached_drift_survives(
     drifted = (await gql_ok(client, SUM, {"source": "AUTO", "window": day2_window}))["metric"]
     assert (drifted["n"], drifted["numerator"]) == (1, 5.0)  # the drifted answer, now cached
 
-    assert await asyncio.to_thread(cli.main, ["rollups", "rebuild"]) == 0
+    assert await run_cli("rollups", "rebuild") == 0
     out = capsys.readouterr().out
     assert "1 differed from their raw documents" in out
     assert f"changed: {DAY2}" in out and f"changed: {DAY1}" not in out
@@ -77,7 +63,7 @@ async def test_rebuild_check_changes_nothing(
     client: httpx.AsyncClient, cli_env: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     written = await submit_responses(client, [csat_at("r1", f"{DAY1}T10:00:00Z", 5)])
-    assert await asyncio.to_thread(cli.main, ["rollups", "rebuild", "--check"]) == 0
+    assert await run_cli("rollups", "rebuild", "--check") == 0
     version = (await gql_ok(client, SUM, {"source": "AUTO"}))["metric"]["dataVersion"]
     assert version == written["dataVersion"]
 

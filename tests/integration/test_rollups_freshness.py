@@ -17,13 +17,12 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from service import cli
 from service.domain import MetricKind
 from service.metrics.cells import CellFilter
 from service.metrics.query import MetricQuery, Source
 from service.metrics.timeframe import Window
-from service.settings import Settings, get_settings
 from service.store import rollups
+from tests.conftest import run_cli
 from tests.graphql import gql_ok
 from tests.integration.builders import (
     all_docs,
@@ -391,22 +390,6 @@ async def test_concurrent_materialisations_of_one_version_store_once(
 
 
 # -- cxgraph rollups rebuild [--check] -----------------------------------------------------------
-
-
-@pytest.fixture
-def cli_env(monkeypatch: pytest.MonkeyPatch, settings: Settings, mongo_uri: str) -> Any:
-    monkeypatch.setenv("CX_MONGO_URI", mongo_uri)
-    monkeypatch.setenv("CX_MONGO_DB", settings.mongo_db)
-    monkeypatch.delenv("CX_TIMEZONE", raising=False)
-    monkeypatch.delenv("CX_DEFAULT_TENANT", raising=False)
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
-
-
-async def run_cli(*args: str) -> int:
-    # The command runs its own event loop: give it a thread of its own.
-    return await asyncio.to_thread(cli.main, list(args))
 
 
 async def test_rebuild_check_finds_and_rebuild_repairs_drift(

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
 import pandas as pd
 import pytest
 
-from service import cli
 from service.settings import get_settings
-from tests.conftest import http_client, make_settings, running_app
+from tests.conftest import http_client, make_settings, run_cli, running_app
 from tests.graphql import gql_ok
 from tests.integration.builders import answer, response, submit_responses
 
@@ -34,10 +32,6 @@ def cli_env(monkeypatch: pytest.MonkeyPatch, mongo_uri: str) -> Any:
     get_settings.cache_clear()
 
 
-async def run(*args: str) -> int:
-    return await asyncio.to_thread(cli.main, list(args))
-
-
 def per_day(tz: str) -> dict[str, int]:
     """pandas: responses per local day in ``tz``."""
     local = pd.to_datetime(pd.Series(INSTANTS), utc=True).dt.tz_convert(tz)
@@ -52,7 +46,7 @@ async def test_a_tenants_own_timezone_and_minimum_sample_apply_to_it_alone(
     cli_env: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     async with running_app(cli_env) as app:
-        assert await run("tenants", "create", "acme", "--timezone", "Asia/Tehran",
+        assert await run_cli("tenants", "create", "acme", "--timezone", "Asia/Tehran",
                          "--min-sample", "5") == 0  # fmt: skip
         shown = json.loads(capsys.readouterr().out)
         assert (shown["timezone"], shown["minSample"]) == ("Asia/Tehran", 5)
@@ -71,7 +65,7 @@ async def test_a_tenants_own_timezone_and_minimum_sample_apply_to_it_alone(
             assert labelled((await gql_ok(other, TREND))["trend"]) == per_day("UTC")
 
             # a change of timezone is exact at once (rollups re-key themselves)
-            assert await run("tenants", "set", "acme", "--timezone", "America/New_York") == 0
+            assert await run_cli("tenants", "set", "acme", "--timezone", "America/New_York") == 0
             capsys.readouterr()
             assert labelled((await gql_ok(acme, TREND))["trend"]) == per_day("America/New_York")
 
@@ -84,14 +78,14 @@ async def test_a_tenants_own_timezone_and_minimum_sample_apply_to_it_alone(
     ],
 )
 async def test_bad_tenant_settings_are_refused(cli_env: Any, args: list[str]) -> None:
-    assert await run(*args) == 2
+    assert await run_cli(*args) == 2
 
 
 async def test_creating_an_existing_tenant_changes_nothing(
     cli_env: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert await run("tenants", "create", "acme", "--min-sample", "5") == 0
-    assert await run("tenants", "create", "acme", "--min-sample", "9") == 1
+    assert await run_cli("tenants", "create", "acme", "--min-sample", "5") == 0
+    assert await run_cli("tenants", "create", "acme", "--min-sample", "9") == 1
     capsys.readouterr()
-    assert await run("tenants", "show", "acme") == 0
+    assert await run_cli("tenants", "show", "acme") == 0
     assert json.loads(capsys.readouterr().out)["minSample"] == 5

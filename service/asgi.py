@@ -1,0 +1,77 @@
+"""Small ASGI pieces the HTTP layers share: bodies read and handed on, headers added,
+JSON answers sent."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.types import Message, Receive, Send
+
+
+def error_body(message: str, code: str, **extensions: Any) -> bytes:
+    """An error in GraphQL's response shape, for answers given outside GraphQL."""
+    return json.dumps(
+        {"errors": [{"message": message, "extensions": {"code": code, **extensions}}]}
+    ).encode()
+
+
+async def read_body(receive: Receive, limit: int | None = None) -> tuple[bytes | None, Receive]:
+    """The whole body (None as soon as it passes ``limit``: nothing more is read), and a
+    receive that hands it on again."""
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if limit is not None and size > limit:
+            return None, receive
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    body = b"".join(chunks)
+    return body, replay(body, receive)
+
+
+def replay(body: bytes, then: Receive | None = None) -> Receive:
+    """A receive that gives ``body`` once, then whatever ``then`` gives (or a disconnect)."""
+    sent = False
+
+    async def replaying() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        if then is None:
+            return {"type": "http.disconnect"}
+        return await then()
+
+    return replaying
+
+
+def with_headers(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", []), *extra]
+        await send(message)
+
+    return sending
+
+
+async def answer(
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})  # fmt: skip

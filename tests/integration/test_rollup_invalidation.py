@@ -9,7 +9,7 @@ import httpx
 import pandas as pd
 import pytest
 
-from tests.conftest import make_settings, serving
+from tests.conftest import make_settings, run_cli, serving
 from tests.graphql import gql_ok
 from tests.integration.builders import answer, response, submit_responses
 

@@ -533,3 +533,66 @@ async def test_a_credential_over_its_cost_budget_is_429(mongo_uri: str) -> None:
         assert code_of(answer_) == "RATE_LIMITED"
         assert "CX_RATE_LIMIT_COST_PER_MINUTE" in answer_.json()["errors"][0]["message"]
         assert 1 <= int(answer_.headers["retry-after"]) <= 60
+
+
+MARCH = '{from: "2026-02-01T00:00:00Z", to: "2026-04-01T00:00:00Z"}'
+EVERY_READ = f"""{{
+  journeys {{ key stages {{ key metric(kind: NPS, window: {MARCH}) {{ n }} }} }}
+  journey(key: "onboarding") {{ key }}
+  customers(first: 10) {{ edges {{ node {{ externalId touchpoints(first: 10) {{
+    edges {{ node {{ externalId }} }} }} }} }} }}
+  touchpoints(first: 10) {{ edges {{ node {{ externalId }} }} }}
+  surveyResponses(first: 10) {{ edges {{ node {{ externalId }} }} }}
+  metric(kind: NPS, window: {MARCH}) {{ n }}
+  breakdown(kind: NPS, by: [SEGMENT], window: {MARCH}) {{ keys {{ value }} result {{ n }} }}
+  trend(kind: NPS, granularity: MONTH, window: {MARCH}) {{ result {{ n }} }}
+  compare(kind: NPS, a: {{window: {MARCH}}}, b: {{window: {MARCH}}}) {{ a {{ n }} }}
+  journeyFunnel(journey: "onboarding", window: {MARCH}) {{ stage customers }}
+  segments {{ key customers }}
+}}"""
+
+
+async def test_every_query_answers_only_from_its_own_tenant(app: Starlette) -> None:
+    """The same records (same source and external ids) in two tenants, in different
+    amounts: every query field answers tenant A's, whatever B holds."""
+    from tests.integration.builders import define_journey, record_touchpoints, touchpoint
+
+    async with http_client(app, tenant="A") as a, http_client(app, tenant="B") as b:
+        for client, n in ((a, 1), (b, 3)):
+            await define_journey(client)
+            await gql_ok(client, UPSERT, {"input": [customer(f"c{i}", segments=["vip"])
+                                                    for i in range(n)]})  # fmt: skip
+            await record_touchpoints(client, [
+                touchpoint(f"t{i}", f"c{i}", journey="onboarding", stage="signup")
+                for i in range(n)
+            ])  # fmt: skip
+            await submit_responses_for(client, n)
+        alone = await post(a, EVERY_READ)
+        assert "errors" not in alone.json(), alone.text
+        data = alone.json()["data"]
+        assert len(data["touchpoints"]["edges"]) == 1 and data["metric"] == {"n": 1}
+        assert data["segments"] == [{"key": "vip", "customers": 1}]
+
+    # A's answers equal those of an app that never saw tenant B at all
+    settings = make_settings(app.state.cx.settings.mongo_uri)
+    async with running_app(settings) as clean, http_client(clean, tenant="A") as only:
+        await define_journey(only)
+        await gql_ok(only, UPSERT, {"input": [customer("c0", segments=["vip"])]})
+        await record_touchpoints(only, [touchpoint("t0", "c0", journey="onboarding",
+                                                   stage="signup")])  # fmt: skip
+        await submit_responses_for(only, 1)
+        expected = await post(only, EVERY_READ)
+    assert _without_ids(alone.json()) == _without_ids(expected.json())
+
+
+async def submit_responses_for(client: httpx.AsyncClient, n: int) -> None:
+    await gql_ok(client, RESPOND, {"input": [
+        response(f"r{i}", f"c{i}", answers=[nps(9)], journey="onboarding", stage="signup")
+        for i in range(n)
+    ]})  # fmt: skip
+
+
+def _without_ids(body: dict[str, Any]) -> dict[str, Any]:
+    body = dict(body)
+    body.pop("extensions", None)
+    return body

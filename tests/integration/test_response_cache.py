@@ -167,3 +167,26 @@ async def test_get_by_hash_revalidates_with_etag_until_the_data_changes(
         assert changed.status_code == 200
         assert changed.headers["etag"] != etag
         assert changed.json()["data"]["metric"]["n"] == 1
+
+
+async def test_two_replicas_see_each_others_writes(mongo_uri: str) -> None:
+    """A write through replica A: B answers it at once when asked with minDataVersion, and
+    without it within CX_VERSION_STALENESS_MS."""
+    import asyncio
+
+    settings = make_settings(mongo_uri, response_cache_entries=100, version_staleness_ms=300)
+    with_min = f"""query($v: Int) {{ metric(kind: CSAT, window: {WINDOW}, minDataVersion: $v)
+                   {{ n }} }}"""
+    record = response("r1", answers=[answer("CSAT", 5, 1, 5)])
+    async with (
+        running_app(settings) as one,
+        running_app(settings) as two,
+        http_client(one) as a,
+        http_client(two) as b,
+    ):
+        assert (await ask(b)).json()["data"]["metric"]["n"] == 0  # B caches n = 0
+        written = await submit_responses(a, [record])
+        fresh = await ask(b, with_min, v=written["dataVersion"])
+        assert fresh.json()["data"]["metric"]["n"] == 1
+        await asyncio.sleep(0.4)  # past the staleness bound
+        assert (await ask(b)).json()["data"]["metric"]["n"] == 1

@@ -21,6 +21,7 @@ from service.metrics.timeframe import Window
 from service.store.client import Doc, Mongo, aggregate, to_list
 from service.store.indexes import SURVEY_RESPONSES
 
+SCAN_CONCURRENCY = 3  # reads in flight at once: more only queue on the embedded server
 PeriodKey = Any  # None, a period start (datetime) or a tenant-local day ("YYYY-MM-DD")
 
 
@@ -43,12 +44,9 @@ class PeriodBy:
         return {"$dateTrunc": trunc}
 
 
-def _response_match(tenant: str, ranges: list[Window], flt: CellFilter) -> Doc:
-    match: Doc = {"tenant": tenant}
-    if len(ranges) == 1:
-        match["submittedAt"] = {"$gte": ranges[0].start, "$lt": ranges[0].end}
-    else:
-        match["$or"] = [{"submittedAt": {"$gte": r.start, "$lt": r.end}} for r in ranges]
+def _response_match(tenant: str, span: Window, flt: CellFilter) -> Doc:
+    # One range per pipeline: see cells() on $or.
+    match: Doc = {"tenant": tenant, "submittedAt": {"$gte": span.start, "$lt": span.end}}
     for field, values in (("segments", flt.segments), ("journey", flt.journeys),
                           ("stage", flt.stages), ("channel", flt.channels)):  # fmt: skip
         if values is not None:
@@ -62,7 +60,7 @@ def _dims(period: PeriodBy) -> Doc:
 
 
 def answer_pipeline(
-    tenant: str, ranges: list[Window], flt: CellFilter, period: PeriodBy, family: str | None
+    tenant: str, span: Window, flt: CellFilter, period: PeriodBy, family: str | None
 ) -> list[Doc]:
     """Answers grouped by period, dimensions, scale and value; ``family`` None = all metrics."""
     answer_match: Doc = {}
@@ -75,7 +73,7 @@ def answer_pipeline(
         "lo": "$answers.scale.min", "hi": "$answers.scale.max", "v": "$answers.value",
     }  # fmt: skip
     pipeline: list[Doc] = [
-        {"$match": _response_match(tenant, ranges, flt)},
+        {"$match": _response_match(tenant, span, flt)},
         {"$unwind": "$answers"},
     ]
     if answer_match:
@@ -84,11 +82,9 @@ def answer_pipeline(
     return pipeline
 
 
-def response_pipeline(
-    tenant: str, ranges: list[Window], flt: CellFilter, period: PeriodBy
-) -> list[Doc]:
+def response_pipeline(tenant: str, span: Window, flt: CellFilter, period: PeriodBy) -> list[Doc]:
     """Responses (not answers) grouped by period, dimensions and their set of components."""
-    match = _response_match(tenant, ranges, flt)
+    match = _response_match(tenant, span, flt)
     if flt.components is not None:
         match["answers.component"] = {"$in": sorted(flt.components)}
     # $map, not "$answers.component": a path into an array yields nothing on SecantusDB.
@@ -141,6 +137,19 @@ def rows_to_cells(
     return out
 
 
+async def _rows(mongo: Mongo, pipelines: list[list[Doc]]) -> list[Doc]:
+    """Every pipeline's rows, a few pipelines at a time."""
+    limit = asyncio.Semaphore(SCAN_CONCURRENCY)
+
+    async def run(pipeline: list[Doc]) -> list[Doc]:
+        async with limit:
+            return await aggregate(
+                mongo[SURVEY_RESPONSES], pipeline, timeout_s=mongo.query_timeout_s
+            )
+
+    return [row for rows in await asyncio.gather(*map(run, pipelines)) for row in rows]
+
+
 async def cells(
     mongo: Mongo,
     tenant: str,
@@ -149,24 +158,19 @@ async def cells(
     period: PeriodBy,
     family: str | None,
 ) -> dict[tuple[PeriodKey, str], dict[CellKey, Cell]]:
-    """Cells from raw documents: one family, or every family (answers and responses)."""
+    """Cells from raw documents: one family, or every family (answers and responses).
+
+    One pipeline per range: on SecantusDB a ``$match`` on an ``$or`` of ranges scans the
+    whole tenant (53 ranges: 6.1 s), while 53 range scans on the index take 0.33 s."""
     if not ranges:
         return {}
     out: dict[tuple[PeriodKey, str], dict[CellKey, Cell]] = {}
     if family is None or family != RESPONSE:
-        rows = await aggregate(
-            mongo[SURVEY_RESPONSES],
-            answer_pipeline(tenant, ranges, flt, period, family),
-            timeout_s=mongo.query_timeout_s,
-        )
-        out.update(rows_to_cells(rows, responses=False))
+        pipelines = [answer_pipeline(tenant, r, flt, period, family) for r in ranges]
+        out.update(rows_to_cells(await _rows(mongo, pipelines), responses=False))
     if family is None or family == RESPONSE:
-        rows = await aggregate(
-            mongo[SURVEY_RESPONSES],
-            response_pipeline(tenant, ranges, flt, period),
-            timeout_s=mongo.query_timeout_s,
-        )
-        out.update(rows_to_cells(rows, responses=True))
+        pipelines = [response_pipeline(tenant, r, flt, period) for r in ranges]
+        out.update(rows_to_cells(await _rows(mongo, pipelines), responses=True))
     return out
 
 
@@ -199,9 +203,6 @@ def add_document(
     cell.hist[1] += 1
 
 
-SCAN_CONCURRENCY = 3
-
-
 async def scan_by_day(
     mongo: Mongo, tenant: str, days: list[Window], tz: ZoneInfo
 ) -> dict[tuple[PeriodKey, str], dict[CellKey, Cell]]:
@@ -219,7 +220,7 @@ async def scan_by_day(
         async with limit:
             with pymongo.timeout(mongo.query_timeout_s):
                 docs = await to_list(mongo[SURVEY_RESPONSES].find(
-                    _response_match(tenant, [day], CellFilter()), _SCAN_PROJECTION
+                    _response_match(tenant, day, CellFilter()), _SCAN_PROJECTION
                 ))  # fmt: skip
         for doc in docs:
             add_document(out, doc, doc["submittedAt"].astimezone(tz).date().isoformat())

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from operator import add
+from operator import add, sub
 from typing import Generic, Protocol, TypeVar
 
 from service.domain import Dimension
@@ -113,13 +113,17 @@ def group_cells(
 
 class PackedGrouper(Generic[P]):
     """Groups stored (packed) days fast: a key's filter match and group keys are worked out
-    once per query, and dense count vectors are summed slot by slot."""
+    once per query, and dense count vectors are summed slot by slot.
+
+    Slots may also be taken away (``sign=-1``): a day less a few of its slots is cheaper to
+    read than the many slots it keeps. Counts are exact integers, so the sums end exact."""
 
     def __init__(self, flt: CellFilter, by: tuple[Dimension, ...]) -> None:
         self.flt, self.by = flt, by
         self._memo: dict[CellKey, list[GroupKey]] = {}
         self._dense: dict[tuple[P, GroupKey, Scale], list[int]] = {}
         self._sparse: list[tuple[P, Cell]] = []
+        self._subtracted = False
 
     def _groups(self, key: CellKey) -> list[GroupKey]:
         groups = self._memo.get(key)
@@ -132,21 +136,49 @@ class PackedGrouper(Generic[P]):
     def add(self, period: P, packed: PackedDayLike) -> None:
         counts = packed.counts
         for i, key in enumerate(packed.keys):
-            groups = self._groups(key)
-            if not groups:
-                continue
-            offset = packed.offsets[i]
-            if offset < 0:
-                self._sparse.append((period, Cell(key=key, hist=Counter(dict(packed.sparse[i])))))
-                continue
-            width = key.scale[1] - key.scale[0] + 1
-            vector = counts[offset : offset + width]
-            for group in groups:
-                acc = self._dense.get((period, group, key.scale))
-                if acc is None:
-                    self._dense[(period, group, key.scale)] = list(vector)
-                else:
-                    acc[:] = map(add, acc, vector)
+            self._add(period, key, packed.offsets[i], counts, packed.sparse, i, 1)
+
+    def add_slots(
+        self,
+        period: P,
+        keys: Sequence[CellKey],
+        slots: PackedSlotsLike,
+        first: int,
+        last: int,
+        sign: int = 1,
+    ) -> None:
+        """Slots [first, last) of a day whose key table is ``keys``, added or taken away."""
+        self._subtracted |= sign < 0
+        counts, offsets, key_index = slots.counts, slots.offsets, slots.key_index
+        for e in range(slots.starts[first], slots.starts[last]):
+            self._add(period, keys[key_index[e]], offsets[e], counts, slots.sparse, e, sign)
+
+    def _add(
+        self,
+        period: P,
+        key: CellKey,
+        offset: int,
+        counts: Sequence[int],
+        sparse: dict[int, list[tuple[float, int]]],
+        i: int,
+        sign: int,
+    ) -> None:
+        groups = self._groups(key)
+        if not groups:
+            return
+        if offset < 0:
+            hist = Counter({v: sign * c for v, c in sparse[i]})
+            self._sparse.append((period, Cell(key=key, hist=hist)))
+            return
+        width = key.scale[1] - key.scale[0] + 1
+        vector = counts[offset : offset + width]
+        op = add if sign > 0 else sub
+        for group in groups:
+            acc = self._dense.get((period, group, key.scale))
+            if acc is None:
+                self._dense[(period, group, key.scale)] = [sign * c for c in vector]
+            else:
+                acc[:] = map(op, acc, vector)
 
     def result(self) -> dict[tuple[P, GroupKey], ScaledHistograms]:
         out = group_cells(self._sparse, self.flt, self.by)
@@ -154,6 +186,10 @@ class PackedGrouper(Generic[P]):
             hist: Counter[float] = Counter({scale[0] + i: c for i, c in enumerate(vector) if c})
             if hist:
                 out.setdefault((period, group), ScaledHistograms()).add(scale, hist)
+        if self._subtracted:  # what was taken away can leave zero counts behind: drop them
+            for hists in out.values():
+                hists.by_scale = {s: +h for s, h in hists.by_scale.items() if +h}
+            out = {k: hists for k, hists in out.items() if hists.by_scale}
         return out
 
 
@@ -162,6 +198,19 @@ class PackedDayLike(Protocol):
     def keys(self) -> list[CellKey]: ...
     @property
     def offsets(self) -> list[int]: ...
+    @property
+    def counts(self) -> Sequence[int]: ...
+    @property
+    def sparse(self) -> dict[int, list[tuple[float, int]]]: ...
+
+
+class PackedSlotsLike(Protocol):
+    @property
+    def starts(self) -> Sequence[int]: ...
+    @property
+    def key_index(self) -> Sequence[int]: ...
+    @property
+    def offsets(self) -> Sequence[int]: ...
     @property
     def counts(self) -> Sequence[int]: ...
     @property

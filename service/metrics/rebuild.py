@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from service.metrics.cells import Cell, CellFilter
 from service.store import rollups, survey_cells, tenants
 from service.store.client import Mongo
-from service.store.rollup_format import PackedDay
+from service.store.rollups import RollupDay
 from service.store.survey_cells import PeriodBy
 
 CHUNK_DAYS = 31
@@ -39,11 +39,11 @@ def _fingerprint(cells: list[Cell]) -> Counter[tuple[object, ...]]:
 
 
 def _differing(
-    fresh: dict[tuple[str, str], list[Cell]], stored: dict[tuple[str, str], list[PackedDay]]
+    fresh: dict[tuple[str, str], list[Cell]], stored: dict[tuple[str, str], list[RollupDay]]
 ) -> set[str]:
     out = set()
     for day, family in set(fresh) | set(stored):
-        kept = [c for packed in stored.get((day, family), []) for c in packed.cells()]
+        kept = [c for found in stored.get((day, family), []) for c in found.cells.cells()]
         if _fingerprint(kept) != _fingerprint(fresh.get((day, family), [])):
             out.add(day)
     return out
@@ -93,7 +93,7 @@ async def rebuild(
         stored = await rollups.read_all(mongo, tenant, chunk, before)
         current = await rollups.state(mongo, tenant)
         computed = await rollups.materialize(mongo, tenant, tz, chunk, current)
-        changed |= _differing(computed, stored)
+        changed |= _differing({k: v.cells.cells() for k, v in computed.items()}, stored)
         report.rebuilt += len(chunk)
         progress(f"rollups: rebuilt {report.rebuilt}/{len(days)} days")
     report.changed = sorted(changed)

@@ -1,7 +1,8 @@
-"""Survey metrics: cells from rollups (whole tenant-local days) and raw edges, or all raw."""
+"""Survey metrics: cells from rollups (whole days, quarter-hour slots), raw edges, or all raw."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -14,9 +15,10 @@ from service.metrics.cells import (
     group_cells,
 )
 from service.metrics.query import SURVEY_FAMILY, MetricQuery, PeriodKey, Source
-from service.metrics.timeframe import Window, split_into_days
+from service.metrics.timeframe import DayPart, Window, split_into_slots
 from service.store import rollups, survey_cells
 from service.store.client import Mongo
+from service.store.rollups import RollupDay
 from service.store.survey_cells import PeriodBy
 
 _UNIT = {"DAY": "day", "WEEK": "week", "MONTH": "month"}
@@ -43,37 +45,70 @@ async def raw_cells(mongo: Mongo, tenant: str, q: MetricQuery) -> list[tuple[Per
     return _tag(found)
 
 
+def add_part(
+    grouper: PackedGrouper[PeriodKey], period: PeriodKey, stored: RollupDay, part: DayPart
+) -> None:
+    """Slots [first, last) of a day: summed, or the day less the other slots when those are
+    fewer entries (a day cut one hour from its end reads that hour, not 23)."""
+    slots = stored.slots
+    assert slots is not None
+    keys, count = stored.cells.keys, len(slots.starts) - 1
+    inside = slots.entries(part.first, part.last)
+    if inside <= slots.entries(0, count) - inside + len(keys):
+        grouper.add_slots(period, keys, slots, part.first, part.last)
+        return
+    grouper.add(period, stored.cells)
+    grouper.add_slots(period, keys, slots, 0, part.first, sign=-1)
+    grouper.add_slots(period, keys, slots, part.last, count, sign=-1)
+
+
+async def _no_cells() -> dict[tuple[Any, str], dict[CellKey, Cell]]:
+    return {}
+
+
 async def rollup_histograms(
     mongo: Mongo, tenant: str, tenant_tz: ZoneInfo, q: MetricQuery
 ) -> dict[tuple[PeriodKey, GroupKey], ScaledHistograms]:
+    """Whole tenant-local days from day rollups, the parts of days a period boundary cuts
+    (another timezone's midnight, an unaligned window) from slot rollups, and what is left
+    of an end off the quarter-hour grid from raw documents: exact, in any timezone."""
     family = SURVEY_FAMILY[q.kind]
-    day_period: dict[str, PeriodKey] = {}
+    whole: dict[str, PeriodKey] = {}
+    parts: list[tuple[PeriodKey, DayPart]] = []
     edges: list[Window] = []
     for key, win in q.periods():
-        split = split_into_days(win, tenant_tz)
-        day_period.update((d.isoformat(), key) for d in split.days)
+        split = split_into_slots(win, tenant_tz)
+        whole.update((d.isoformat(), key) for d in split.days)
+        parts.extend((key, part) for part in split.parts)
         edges.extend(split.edges)
+    cut = {part.day.isoformat() for _, part in parts}
 
     current = await rollups.current_state(mongo, tenant, tenant_tz)
-    with_data = [d for d in day_period if current.written.get(d)]
-    stale = current.stale(with_data)
-    stale_set = set(stale)
-    fresh = [d for d in with_data if d not in stale_set]
+    stale = set(current.stale(d for d in [*whole, *cut] if current.written.get(d)))
+    fresh = [d for d in whole if current.written.get(d) and d not in stale]
+    fresh_cut = [d for d in cut if current.written.get(d) and d not in stale]
 
-    out: list[tuple[PeriodKey, Cell]] = []
-    computed = await rollups.materialize(mongo, tenant, tenant_tz, stale, current)
-    for (day, fam), cells in computed.items():
+    computed = await rollups.materialize(mongo, tenant, tenant_tz, sorted(stale), current)
+    stored_whole, stored_cut, edge_cells = await asyncio.gather(
+        rollups.read(mongo, tenant, family, fresh, current),
+        rollups.read(mongo, tenant, family, fresh_cut, current, slots=True),
+        survey_cells.cells(mongo, tenant, edges, q.filter, _period_by(q), family)
+        if edges else _no_cells(),
+    )  # fmt: skip
+    days: dict[str, list[RollupDay]] = {**stored_whole, **stored_cut}
+    for (day, fam), stored in computed.items():
         if fam == family:
-            out.extend((day_period[day], c) for c in cells)
-    if edges:
-        found = await survey_cells.cells(mongo, tenant, edges, q.filter, _period_by(q), family)
-        out.extend(_tag(found))
+            days.setdefault(day, []).append(stored)
+
     grouper: PackedGrouper[PeriodKey] = PackedGrouper(q.filter, q.by)
-    for day, packed_days in (await rollups.read(mongo, tenant, family, fresh, current)).items():
-        for packed in packed_days:
-            grouper.add(day_period[day], packed)
+    for day, period in whole.items():
+        for stored in days.get(day, ()):
+            grouper.add(period, stored.cells)
+    for period, part in parts:
+        for stored in days.get(part.day.isoformat(), ()):
+            add_part(grouper, period, stored, part)
     grouped = grouper.result()
-    for group, hists in group_cells(out, q.filter, q.by).items():
+    for group, hists in group_cells(_tag(edge_cells), q.filter, q.by).items():
         target = grouped.setdefault(group, ScaledHistograms())
         for scale, hist in hists.by_scale.items():
             target.add(scale, hist)

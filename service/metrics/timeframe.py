@@ -116,3 +116,77 @@ def split_into_days(win: Window, tz: ZoneInfo) -> Split:
     if tail_start < win.end:
         edges.append(Window(tail_start, win.end))
     return Split(days=days, edges=edges)
+
+
+# -- quarter-hour slots ---------------------------------------------------------------------
+# Rollups keep each tenant-local day also in slots of the UTC quarter-hour grid, so a query
+# in another timezone reads the part of a day it needs from rollups: every timezone's
+# midnight is on that grid today (offsets are whole quarter hours: +03:30, +05:45, -09:30).
+
+SLOT = timedelta(minutes=15)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def grid_floor(instant: datetime) -> datetime:
+    return _EPOCH + ((instant - _EPOCH) // SLOT) * SLOT
+
+
+def on_grid(instant: datetime) -> bool:
+    return (instant - _EPOCH) % SLOT == timedelta(0)
+
+
+def slot_of(instant: datetime, day: Window) -> int:
+    """The slot of an instant within its day: slot 0 starts at the day's first instant, and
+    the others on the grid (a day that does not start on the grid has a short slot 0)."""
+    return (instant - grid_floor(day.start)) // SLOT
+
+
+def slot_count(day: Window) -> int:
+    return -((grid_floor(day.start) - day.end) // SLOT)
+
+
+@dataclass(frozen=True)
+class DayPart:
+    day: date  # a tenant-local day
+    first: int  # slots [first, last) of that day
+    last: int
+
+
+@dataclass(frozen=True)
+class SlotSplit:
+    days: list[date]  # whole tenant-local days: read from day rollups
+    parts: list[DayPart]  # whole slots of the days cut by the range: read from slot rollups
+    edges: list[Window]  # less than a slot at an unaligned end: read from raw documents
+
+
+def _boundary(instant: datetime, day: Window, upward: bool) -> tuple[int, datetime]:
+    """The slot boundary at or inside ``instant`` and the instant it stands for."""
+    if instant in (day.start, day.end):
+        return (0 if instant == day.start else slot_count(day)), instant
+    aligned = grid_floor(instant)
+    if aligned != instant and upward:
+        aligned += SLOT
+    return slot_of(aligned, day), aligned
+
+
+def split_into_slots(win: Window, tz: ZoneInfo) -> SlotSplit:
+    """``split_into_days``, with each partial day cut further into whole slots."""
+    split = split_into_days(win, tz)
+    parts: list[DayPart] = []
+    edges: list[Window] = []
+    for edge in split.edges:
+        local = edge.start.astimezone(tz).date()
+        while (start := day_start(local, tz)) < edge.end:
+            day = Window(start, day_start(local + timedelta(days=1), tz))
+            piece = Window(max(edge.start, day.start), min(edge.end, day.end))
+            if piece.start < piece.end:
+                first, lo = _boundary(piece.start, day, upward=True)
+                last, hi = _boundary(piece.end, day, upward=False)
+                if lo < hi:
+                    parts.append(DayPart(local, first, last))
+                    edges.extend(w for w in (Window(piece.start, lo), Window(hi, piece.end))
+                                 if w.start < w.end)  # fmt: skip
+                else:
+                    edges.append(piece)
+            local += timedelta(days=1)
+    return SlotSplit(days=split.days, parts=parts, edges=edges)

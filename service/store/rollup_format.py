@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from service.metrics.cells import Cell, CellKey
 
-FORMAT_VERSION = 1  # bump when pack()'s layout or what a cell holds changes
+FORMAT_VERSION = 2  # bump when pack()'s layout or what a cell holds changes (2: slots)
 MAX_DENSE_WIDTH = 1000  # wider integer scales are stored sparse
 _HEADER = struct.Struct("<I")
 
@@ -46,7 +46,7 @@ class PackedDay:
         return out
 
 
-def _dense(cell: Cell) -> bool:
+def dense(cell: Cell) -> bool:
     lo, hi = cell.key.scale
     return hi - lo < MAX_DENSE_WIDTH and all(
         float(v).is_integer() and lo <= v <= hi for v in cell.hist
@@ -60,7 +60,7 @@ def pack(cells: Iterable[Cell]) -> bytes:
     for i, cell in enumerate(cells):
         k = cell.key
         offset = -1
-        if _dense(cell):
+        if dense(cell):
             offset = len(counts)
             vector = [0] * (k.scale[1] - k.scale[0] + 1)
             for v, c in cell.hist.items():

@@ -8,6 +8,9 @@ aggregation, stores it under the version it read *before* aggregating, and raise
 older version, so it is never trusted for the newer one; the next read recomputes it.
 Documents carry their version in ``_id``: two materialisations of one version store once.
 
+Each day is kept whole and in quarter-hour slots (``slots``), so a query in another timezone
+reads the parts of days it needs from rollups too (docs/adr/0012).
+
 Days are cut in the tenant's timezone and stored in one format version: the state records
 both (``params``). A read under other parameters first re-keys the state — every day with
 data, in the new timezone, and every day known before, is marked written — so no rollup
@@ -20,23 +23,33 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bson import Binary
 from pymongo import DeleteMany, UpdateMany
 from pymongo.errors import BulkWriteError
 
-from service.metrics.cells import Cell
-from service.metrics.timeframe import Window, day_start
-from service.store import rollup_format, survey_cells
+from service.metrics.cells import Cell, CellKey
+from service.metrics.timeframe import Window, day_start, slot_count
+from service.store import rollup_format, rollup_slots, survey_cells
 from service.store.client import Doc, Mongo, aggregate, to_list
 from service.store.indexes import METRIC_ROLLUPS as ROLLUPS
 from service.store.indexes import SURVEY_RESPONSES
 from service.store.rollup_format import PackedDay
+from service.store.rollup_slots import PackedSlots
 
 STATE = "rollup_state"
 DUPLICATE_KEY = 11000
 GRACE = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class RollupDay:
+    """One (day, family): its cells, and its cells per slot when they were asked for."""
+
+    cells: PackedDay
+    slots: PackedSlots | None = None
 
 
 @dataclass(frozen=True)
@@ -121,23 +134,43 @@ def day_ranges(days: list[str], tz: ZoneInfo) -> list[Window]:
     return out
 
 
+def _packed(
+    tz: ZoneInfo, computed: dict[tuple[Any, str], dict[CellKey, Cell]]
+) -> dict[tuple[str, str], tuple[bytes, bytes]]:
+    """Per (day, family): the day's cells and its slots, packed."""
+    by_day: dict[tuple[str, str], dict[int, list[Cell]]] = {}
+    for ((day, slot), family), cells in computed.items():
+        by_day.setdefault((day, family), {})[slot] = list(cells.values())
+    out = {}
+    for (day, family), slots in by_day.items():
+        whole: dict[CellKey, Cell] = {}
+        for cells_of_slot in slots.values():
+            for cell in cells_of_slot:
+                merged = whole.setdefault(cell.key, Cell(key=cell.key))
+                merged.hist.update(cell.hist)
+        key_index = {key: i for i, key in enumerate(whole)}
+        count = slot_count(day_window(day, tz))
+        out[(day, family)] = (rollup_format.pack(whole.values()),
+                              rollup_slots.pack(slots, key_index, count))  # fmt: skip
+    return out
+
+
 async def materialize(
     mongo: Mongo, tenant: str, tz: ZoneInfo, days: list[str], current: RollupState
-) -> dict[tuple[str, str], list[Cell]]:
-    """Recompute ``days`` from raw documents; returns cells per (day, family)."""
+) -> dict[tuple[str, str], RollupDay]:
+    """Recompute ``days`` from raw documents; returns them per (day, family), with slots."""
     if not days:
         return {}
     versions = {d: current.written[d] for d in days}  # read before aggregating: see module doc
     params = params_of(tz)
     day_windows = [day_window(d, tz) for d in days]
-    computed = await survey_cells.scan_by_day(mongo, tenant, day_windows, tz)
+    packed = _packed(tz, await survey_cells.scan_by_slot(mongo, tenant, day_windows, tz))
     now = datetime.now(UTC)
     docs = [
         {"_id": _doc_id(tenant, day, family, versions[day], params), "tenant": tenant,
          "day": day, "family": family, "version": versions[day], "params": params,
-         "computedAt": now,
-         "cells": Binary(rollup_format.pack(cells.values()))}
-        for (day, family), cells in computed.items() if day in versions
+         "computedAt": now, "cells": Binary(cells), "slots": Binary(slots)}
+        for (day, family), (cells, slots) in packed.items() if day in versions
     ]  # fmt: skip
     # Older versions go only a grace period after they were superseded: a reader that chose
     # one a moment ago must still find it.
@@ -162,36 +195,52 @@ async def materialize(
          for d, v in versions.items()],
         ordered=False,
     )  # fmt: skip
-    return {key: list(cells.values()) for key, cells in computed.items()}
+    return {
+        key: RollupDay(rollup_format.unpack(cells), rollup_slots.unpack(slots))
+        for key, (cells, slots) in packed.items()
+    }
 
 
 async def read(
-    mongo: Mongo, tenant: str, family: str, days: list[str], current: RollupState
-) -> dict[str, list[PackedDay]]:
-    """Stored cells of one family on fresh days, at the version the state names."""
-    found = await read_all(mongo, tenant, days, current, family)
-    return {day: packed for (day, _), packed in found.items()}
+    mongo: Mongo,
+    tenant: str,
+    family: str,
+    days: list[str],
+    current: RollupState,
+    slots: bool = False,
+) -> dict[str, list[RollupDay]]:
+    """Stored cells of one family on fresh days, at the version the state names; with their
+    slots when asked (they are left on the server otherwise)."""
+    found = await read_all(mongo, tenant, days, current, family, slots)
+    return {day: stored for (day, _), stored in found.items()}
 
 
 async def read_all(
-    mongo: Mongo, tenant: str, days: list[str], current: RollupState, family: str | None = None
-) -> dict[tuple[str, str], list[PackedDay]]:
+    mongo: Mongo,
+    tenant: str,
+    days: list[str],
+    current: RollupState,
+    family: str | None = None,
+    slots: bool = False,
+) -> dict[tuple[str, str], list[RollupDay]]:
     """Stored cells per (day, family) of fresh days, at the version the state names."""
     if not days:
         return {}
     query: Doc = {"tenant": tenant, "day": {"$in": days}}
     if family is not None:
         query["family"] = family
-    docs = await to_list(
-        mongo[ROLLUPS].find(query, {"day": 1, "family": 1, "version": 1, "params": 1, "cells": 1})
-    )
-    out: dict[tuple[str, str], list[PackedDay]] = {}
+    fields = {"day": 1, "family": 1, "version": 1, "params": 1, "cells": 1}
+    if slots:
+        fields["slots"] = 1
+    docs = await to_list(mongo[ROLLUPS].find(query, fields))
+    out: dict[tuple[str, str], list[RollupDay]] = {}
     for doc in docs:
         trusted = doc.get("params") == current.params
         if trusted and doc["version"] == current.materialized.get(doc["day"]):
-            out.setdefault((doc["day"], doc["family"]), []).append(
-                rollup_format.unpack(doc["cells"])
-            )
+            out.setdefault((doc["day"], doc["family"]), []).append(RollupDay(
+                rollup_format.unpack(doc["cells"]),
+                rollup_slots.unpack(doc["slots"]) if slots else None,
+            ))  # fmt: skip
     return out
 
 

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -262,18 +263,29 @@ TREND_CASES = [
 
 @pytest.mark.parametrize(("kind", "granularity", "tz", "source"), TREND_CASES)
 async def test_trend(loaded: Loaded, kind: str, granularity: str, tz: str, source: str) -> None:
+    await check_trend(loaded, kind, granularity, TREND, tz, source)
+
+
+async def check_trend(
+    loaded: Loaded,
+    kind: str,
+    granularity: str,
+    window: tuple[datetime, datetime],
+    tz: str,
+    source: str,
+) -> None:
     body = await ask(
         loaded,
         TREND_QUERY,
         {
             "kind": kind,
             "granularity": granularity,
-            "window": window_input(TREND),
+            "window": window_input(window),
             "timezone": tz,
             "source": source,
         },
     )
-    status, expected = oracle_outcome(oracle.trend, loaded.ds, kind, granularity, TREND, tz)
+    status, expected = oracle_outcome(oracle.trend, loaded.ds, kind, granularity, window, tz)
     if status != "ok":
         check_error(body, status)
         return
@@ -289,6 +301,40 @@ async def test_trend(loaded: Loaded, kind: str, granularity: str, tz: str, sourc
         for problem in result_mismatches(point["result"], result, f"{start.isoformat()}: ")
     ]
     assert not problems, "\n".join(problems)
+
+
+# Timezones whose midnights cut the tenant's (UTC) days off the hour or across a DST change:
+# +05:45, -03:30 with DST, Berlin's spring-forward (2026-03-29), Lord Howe's half-hour DST.
+OTHER_ZONES = ("Asia/Kathmandu", "America/St_Johns", "Europe/Berlin", "Australia/Lord_Howe")
+
+
+def local_days(tz: str) -> tuple[datetime, datetime]:
+    """Whole days in ``tz``, as a dashboard in that timezone asks: 2026-03-02 to 03-31."""
+    zone = ZoneInfo(tz)
+    return datetime(2026, 3, 2, tzinfo=zone), datetime(2026, 3, 31, tzinfo=zone)
+
+
+ANY_ZONE_CASES = [
+    pytest.param(kind, granularity, tz, source, id=f"{kind}-{granularity}-{tz}-{source}")
+    for kind in ("NPS", "CSAT", "COMPONENT_SCORE", "RESPONSE_COUNT")
+    for granularity in ("DAY", "WEEK")
+    for tz in OTHER_ZONES
+    for source in ("RAW", "AUTO")
+]
+
+
+@pytest.mark.parametrize(("kind", "granularity", "tz", "source"), ANY_ZONE_CASES)
+async def test_trend_in_any_timezone(
+    loaded: Loaded, kind: str, granularity: str, tz: str, source: str
+) -> None:
+    await check_trend(loaded, kind, granularity, local_days(tz), tz, source)
+
+
+@pytest.mark.parametrize("source", ["RAW", "AUTO"])
+@pytest.mark.parametrize("tz", OTHER_ZONES)
+async def test_breakdown_over_days_of_another_timezone(loaded: Loaded, tz: str, source: str
+                                                       ) -> None:  # fmt: skip
+    await check_breakdown(loaded, "CSAT", ("CHANNEL",), source, local_days(tz), None)
 
 
 # --------------------------------------------------------------------------- many groups

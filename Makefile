@@ -70,7 +70,7 @@ lock: install
 schema: install
 	$(BIN)/cxgraph schema export > schema.graphql
 
-## Benchmarks: ratios measured in one run, written to docs/benchmarks.md (takes ~10 minutes)
+## Benchmarks: ratios measured in one run, written to docs/benchmarks.md (takes ~15 minutes)
 bench: install
 	$(BIN)/python -m bench.report
 

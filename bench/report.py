@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import ingest, pages, query
+from bench import ingest, pages, query, timezones
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 TARGETS = {"scaling": 1.3, "raw_over_rollup": 20.0, "graphql": 0.25, "ndjson": 0.60,
@@ -54,7 +54,7 @@ def _plot(q: dict[str, Any], i: dict[str, Any], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
-def render(q: dict[str, Any], i: dict[str, Any], p: dict[str, Any]) -> str:
+def render(q: dict[str, Any], i: dict[str, Any], p: dict[str, Any], t: dict[str, Any]) -> str:
     res = i["results"]
     indexed = res["insert_many_indexed"]["seconds"]
     g_idx = indexed / res["graphql"]["seconds"]
@@ -107,6 +107,7 @@ def render(q: dict[str, Any], i: dict[str, Any], p: dict[str, Any]) -> str:
         f"(target ≥ {TARGETS['raw_over_rollup']:.0f}×): "
         f"{_check(speedup >= TARGETS['raw_over_rollup'])}.",
         "",
+        timezones.markdown(t),
         "## Ingestion",
         "",
         f"{i['records']:,} survey responses with {i['answers_per_record']} answers each, "
@@ -141,7 +142,8 @@ def render(q: dict[str, Any], i: dict[str, Any], p: dict[str, Any]) -> str:
         "",
         *render_pages(p),
         "Run it again with `make bench`; `python -m bench.query 100000 200000`, "
-        "`python -m bench.ingest --profile ndjson` and `python -m bench.pages` run the parts.",
+        "`python -m bench.ingest --profile ndjson`, `python -m bench.pages` and "
+        "`python -m bench.timezones` run the parts.",
         "",
     ]
     return "\n".join(lines)
@@ -189,8 +191,10 @@ def main() -> int:
     q = asyncio.run(query.run(sizes))
     print("bench: everyday paths on the demo data ...", flush=True)
     p = asyncio.run(pages.run())
+    print("bench: trends in other timezones ...", flush=True)
+    t = asyncio.run(timezones.run())
     _plot(q, i, DOCS / "benchmarks.png")
-    (DOCS / "benchmarks.md").write_text(render(q, i, p))
+    (DOCS / "benchmarks.md").write_text(render(q, i, p, t))
     print(f"bench: wrote {DOCS / 'benchmarks.md'}", flush=True)
     return 0
 

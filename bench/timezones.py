@@ -135,8 +135,10 @@ async def run(
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(data_dir or tmp)
         with EmbeddedMongo(path) as server:
+            # Uncached: neither the metric cache nor the response cache answers.
             settings = Settings(mongo_uri=server.uri, mongo_db="benchtz", cache_backend="none",
-                                mongo_query_timeout_s=900, auth="disabled")  # fmt: skip
+                                response_cache_entries=0, mongo_query_timeout_s=900,
+                                auth="disabled")  # fmt: skip
             app = create_app(settings)
             async with app.router.lifespan_context(app):
                 mongo = app.state.cx.mongo
@@ -178,8 +180,9 @@ def markdown(t: dict[str, Any]) -> str:
         "## Trends in any timezone against the tenant's",
         "",
         "The demo data set (10,000 responses over 180 days, tenant timezone UTC), uncached "
-        "(`CX_CACHE_BACKEND=none`). Each trend is asked in its timezone (*tz*) and in UTC, the "
-        "tenant's (*tenant*), over whole local days of that timezone. *Cold* is the first ask "
+        "(`CX_CACHE_BACKEND=none`, `CX_RESPONSE_CACHE_ENTRIES=0`). Each trend is asked in its "
+        "timezone (*tz*) and in UTC, the tenant's (*tenant*), over whole local days of that "
+        "timezone. *Cold* is the first ask "
         "of the question with every rollup materialised; *warm* the median of 5 more, the two "
         "timezones interleaved; *stale* the first ask after every day was marked written "
         "(run on the 28- and 30-day windows only: recomputing 180 days takes minutes). *RAW* "

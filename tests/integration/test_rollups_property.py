@@ -34,7 +34,7 @@ from tests.integration.builders import SOURCE
 
 TENANT = "default"
 TIMEZONES = ["UTC", "Asia/Tehran", "America/New_York"]
-QUERY_TIMEZONES = [*TIMEZONES, "Asia/Kolkata"]
+QUERY_TIMEZONES = [*TIMEZONES, "Asia/Kolkata", "Asia/Kathmandu"]  # +05:30, +05:45
 # First local day of the data: ~20 days that cross New York's spring-forward (2026-03-08) or
 # fall-back (2026-11-01), or Tehran's last DST start, whose midnight did not exist
 # (2022-03-22), or Tehran's last DST end (2022-09-21 23:00 happened twice).

@@ -135,10 +135,12 @@ async def run(
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(data_dir or tmp)
         with EmbeddedMongo(path) as server:
-            # Uncached: neither the metric cache nor the response cache answers.
+            # Uncached (neither the metric cache nor the response cache answers), anonymous
+            # and without limits: the benchmark measures the work, not the guards.
             settings = Settings(mongo_uri=server.uri, mongo_db="benchtz", cache_backend="none",
                                 response_cache_entries=0, mongo_query_timeout_s=900,
-                                auth="disabled")  # fmt: skip
+                                auth="disabled", rate_limit_per_minute=0,
+                                rate_limit_cost_per_minute=0, max_query_cost=10**9)  # fmt: skip
             app = create_app(settings)
             async with app.router.lifespan_context(app):
                 mongo = app.state.cx.mongo

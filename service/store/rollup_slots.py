@@ -1,4 +1,4 @@
-"""How one day's quarter-hour slots are stored beside its day cells (docs/adr/0014).
+"""How one day's quarter-hour slots are stored beside its day cells (docs/adr/0015).
 
 A slot entry is one cell of one slot: the index of its key in the day's key table (the day
 holds every key its slots hold), and its counts. Entries are sorted by slot and ``starts``

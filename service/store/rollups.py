@@ -9,7 +9,7 @@ older version, so it is never trusted for the newer one; the next read recompute
 Documents carry their version in ``_id``: two materialisations of one version store once.
 
 Each day is kept whole and in quarter-hour slots (``slots``), so a query in another timezone
-reads the parts of days it needs from rollups too (docs/adr/0014).
+reads the parts of days it needs from rollups too (docs/adr/0015).
 
 Days are cut in the tenant's timezone and stored in one format version: the state records
 both (``params``). A read under other parameters first re-keys the state — every day with

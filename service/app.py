@@ -26,6 +26,7 @@ from service.auth.principal import CredentialKind, Principal
 from service.background import every
 from service.cache import BoundedMemoryCache, MetricCache, build_backend
 from service.context import RequestContext
+from service.db_guard import DatabaseGuard
 from service.edge import Edge
 from service.error_codes import timed_out, with_code
 from service.graphiql import ASSETS_DIR, ASSETS_PATH, graphiql_html
@@ -49,6 +50,7 @@ from service.settings import Settings, get_settings
 from service.shutdown import Lifecycle
 from service.store.client import PING_TIMEOUT_S, Mongo, connect
 from service.store.indexes import ensure_indexes
+from service.store.liveness import DatabaseWatch
 from service.tenant_settings import TenantDirectory
 from service.version_feed import VersionFeed
 
@@ -72,6 +74,7 @@ class AppState:
     tenants: TenantDirectory
     versions: VersionFeed
     response_store: BoundedMemoryCache
+    watch: DatabaseWatch
     response_stats: ResponseCacheStats = field(default_factory=ResponseCacheStats)
     indexes_ready: bool = False
     background: set[asyncio.Task[None]] = field(default_factory=set)
@@ -214,6 +217,7 @@ def create_app(
             drift=DriftMonitor(mongo, settings, tenants=tenant_dir),
             authenticator=Authenticator(mongo, settings),
             rate_limiter=RateLimiter(settings),
+            watch=DatabaseWatch(mongo, settings.mongo_server_selection_timeout_s),
         )
         app.state.cx = state
         try:
@@ -257,10 +261,12 @@ def create_app(
         routes.append(Mount(ASSETS_PATH, StaticFiles(directory=ASSETS_DIR)))
     app = Starlette(
         routes=routes,
-        # Outermost first: the refusal counter sees the edge's 401/413/429 answers.
+        # Outermost first: the refusal counter sees the edge's 401/413/429 answers; the
+        # database guard answers a database failure that escapes (authentication) UNAVAILABLE.
         middleware=[
             *_cors(settings),
             Middleware(RefusalCounter, obs=observability),
+            Middleware(DatabaseGuard),
             Middleware(Edge),
             Middleware(PersistedQueries),  # hash-only requests become ordinary ones
             Middleware(ResponseCache),  # after the edge: it keys answers by the principal

@@ -7,7 +7,8 @@ written by :mod:`service.cache_codec` (never pickle); one that fails to decode i
 counted. The in-memory backend is bounded (``CX_CACHE_MAX_ENTRIES``, least recently used
 first out). Concurrent identical misses compute once (single-flight, per process). A cache
 that fails (Redis down) is skipped: the request is computed without it, the failure is
-logged once and counted for /metrics.
+logged once and counted for /metrics, and the backend is left alone for ``RETRY_AFTER_S``
+before it is tried again, so a Redis that hangs adds at most its timeout (0.5 s) to a request.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from service.settings import Settings
 
 SCHEMA_VERSION = 2  # 2: values are JSON (cache_codec), keys cover the answer's settings
 log = logging.getLogger("cxgraph.cache")
+RETRY_AFTER_S = 1.0  # a failed backend is tried again after this long
 T = TypeVar("T")
 
 
@@ -123,6 +125,7 @@ class MetricCache:
             backend.stats = self.stats
         self._inflight: dict[str, asyncio.Future[Any]] = {}
         self._failing = False
+        self._failed_at = 0.0
 
     def key(self, tenant: str, data_version: int, query: dict[str, Any]) -> str:
         described = {"query": query, "params": self.params, "codec": CODEC_VERSION}
@@ -165,8 +168,15 @@ class MetricCache:
         await self._set(key, result)
         return result
 
-    async def _get(self, key: str) -> tuple[Any] | None:
+    def _skipping(self) -> bool:
+        """A backend that just failed is left alone for RETRY_AFTER_S: a Redis that does not
+        answer costs one timeout per interval and process, not one per request."""
         if self.backend is None:
+            return True
+        return self._failing and time.monotonic() - self._failed_at < RETRY_AFTER_S
+
+    async def _get(self, key: str) -> tuple[Any] | None:
+        if self._skipping():
             return None
         try:
             blob = await self.backend.get(key)
@@ -184,7 +194,7 @@ class MetricCache:
             return None
 
     async def _set(self, key: str, value: Any) -> None:
-        if self.backend is None:
+        if self._skipping():
             return
         try:
             blob = self.codec.encode(value)
@@ -201,6 +211,7 @@ class MetricCache:
 
     def _failed(self, exc: Exception) -> None:
         self.stats.errors += 1
+        self._failed_at = time.monotonic()
         if not self._failing:
             log.warning("metric cache unavailable, computing without it: %r", exc)
             self._failing = True

@@ -17,12 +17,14 @@ from service.asgi import answer, error_body, read_body
 from service.auth.authenticator import Unauthenticated
 from service.auth.principal import Scope as Permission
 from service.graphiql import ASSETS_PATH
+from service.slow_clients import BodyTimeout, SendTimeout, receive_within, send_within
 
 access_log = logging.getLogger("cxgraph.access")
 OPEN_PATHS = frozenset({"/livez", "/readyz"})
 JSON_TYPES = frozenset({"application/json"})  # answers may be asked for as graphql-response+json
 LIMITED_BODY_PATHS = frozenset({"/graphql"})  # NDJSON streams, with limits of its own
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+log = logging.getLogger("cxgraph.edge")
 
 
 class Edge:
@@ -33,6 +35,20 @@ class Edge:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        settings = scope["app"].state.cx.settings
+        receive = receive_within(receive, settings.body_timeout_s)
+        send = send_within(send, settings.send_timeout_s)
+        try:
+            await self._serve(scope, receive, send)
+        except BaseException as exc:
+            timeout = _send_timeout(exc)
+            if timeout is None:
+                raise
+            # uvicorn closes the connection of an answer left incomplete.
+            log.warning("%s %s: %s; dropping the connection", scope["method"],
+                        scope["path"], timeout)  # fmt: skip
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         given = headers.get("x-request-id", "")
         request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
@@ -77,7 +93,12 @@ class Edge:
                 )
                 return
         if path in LIMITED_BODY_PATHS:
-            buffered, receive = await read_body(receive, settings.max_body_bytes)
+            try:
+                buffered, receive = await read_body(receive, settings.max_body_bytes)
+            except BodyTimeout as slow:
+                await answer(send, 408, error_body(f"{slow} (CX_BODY_TIMEOUT_S)",
+                                                   "REQUEST_TIMEOUT"))  # fmt: skip
+                return
             if buffered is None:
                 limit = settings.max_body_bytes
                 await answer(send, 413, error_body(
@@ -108,6 +129,18 @@ class Edge:
             return
         state["principal"] = principal
         await self.app(scope, receive, send)
+
+
+def _send_timeout(exc: BaseException) -> SendTimeout | None:
+    """The SendTimeout behind ``exc``, also from inside a task group's exception group."""
+    if isinstance(exc, SendTimeout):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _send_timeout(inner)
+            if found is not None:
+                return found
+    return None
 
 
 def _with_request_id(send: Send, request_id: str, status: list[int]) -> Send:

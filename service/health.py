@@ -16,7 +16,7 @@ async def readyz(request: Request) -> JSONResponse:
     state = request.app.state.cx
     if not state.indexes_ready:
         return JSONResponse({"status": "starting", "mongo": "indexes pending"}, status_code=503)
-    if not await state.mongo.ping():
+    if not await state.mongo.ping(state.settings.mongo_server_selection_timeout_s):
         return JSONResponse({"status": "unavailable", "mongo": "down"}, status_code=503)
     return JSONResponse({"status": "ok", "mongo": "up"})
 

@@ -1,7 +1,9 @@
 """Per-credential request rate limits (the ``limits`` library), in memory or in Redis.
 
 With Redis the limit is shared by every replica. If Redis fails, the limiter falls back to
-this process's own counts — never to no limit, and never to an error for the request.
+this process's own counts — never to no limit, and never to an error for the request — and
+asks Redis again only after ``RETRY_AFTER_S``, so a hanging Redis costs one 0.5 s timeout
+per interval, not one per request.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from service.settings import Settings
 
 log = logging.getLogger("cxgraph.limits")
+RETRY_AFTER_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,11 @@ class RateLimiter:
                                          connection_pool=self._pool)  # type: ignore[arg-type]  # fmt: skip
             self._shared = MovingWindowRateLimiter(self._storage)
         self._failing = False
+        self._failed_at = 0.0
+
+    def _skipping(self) -> bool:
+        """Redis just failed: count per process for RETRY_AFTER_S before asking it again."""
+        return self._failing and time.monotonic() - self._failed_at < RETRY_AFTER_S
 
     async def hit(self, credential_id: str) -> Verdict:
         """One request of this credential."""
@@ -61,7 +69,7 @@ class RateLimiter:
 
     async def _take(self, item: RateLimitItem, key: str, amount: int) -> Verdict:
         limiter = self._local
-        if self._shared is not None:
+        if self._shared is not None and not self._skipping():
             try:
                 allowed = await self._shared.hit(item, key, cost=amount)
                 limiter = self._shared
@@ -86,6 +94,7 @@ class RateLimiter:
             await self._pool.aclose()
 
     def _failed(self, exc: Exception) -> None:
+        self._failed_at = time.monotonic()
         if not self._failing:
             log.warning("rate-limit storage unavailable, limiting per process: %r", exc)
             self._failing = True

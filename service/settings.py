@@ -98,6 +98,14 @@ class Settings(BaseSettings):
     jwt_leeway_s: float = Field(default=30.0, ge=0)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_query_cost: int = Field(default=5000, ge=1, description="Refused above (cost model).")
+    body_timeout_s: float = Field(
+        default=60.0, gt=0, description="A request body must have arrived by then, else 408."
+    )
+    send_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="A client that takes no part of an answer for this long is disconnected.",
+    )
     rate_limit_per_minute: int = Field(default=600, ge=0, description="Per credential; 0: off.")
     rate_limit_cost_per_minute: int = Field(
         default=100_000, ge=0, description="Query cost per minute per credential; 0: off."

@@ -45,6 +45,7 @@ from service.ingest import codes
 from service.ingest.bulk import Outcome
 from service.ingest.checks import RecordError
 from service.ingest.service import BulkOutcome, Ingestor
+from service.slow_clients import BodyTimeout
 
 log = logging.getLogger("cxgraph.ingest")
 
@@ -109,6 +110,8 @@ async def ingest_ndjson(request: Request) -> Response:
         return _error(413, too_large.message, too_large.code)
     except ClientDisconnect:
         return Response(status_code=400)
+    except BodyTimeout as slow:
+        return _error(408, f"{slow} (CX_BODY_TIMEOUT_S); nothing was stored", "REQUEST_TIMEOUT")
 
     results = stream_results(ingest_for(ingestor), tenant, lines, chunk_size)
     try:

@@ -350,7 +350,9 @@ async def test_queries_still_answer_when_redis_is_down(
     hits, misses, errors = stats(app)
     assert hits == 0
     assert misses == 3
-    assert errors >= 3  # at least every read failed
+    # The first read failed; the backend is then left alone for RETRY_AFTER_S (1 s), longer
+    # than these three queries take.
+    assert errors == 1
     warnings = [r for r in caplog.records
                 if r.name == "cxgraph.cache" and r.levelno == logging.WARNING]  # fmt: skip
     assert len(warnings) == 1, [r.getMessage() for r in warnings]

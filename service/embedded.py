@@ -59,6 +59,7 @@ class EmbeddedMongo:
         if proc is None:
             return
         if proc.poll() is None:
+            proc.send_signal(signal.SIGCONT)  # a paused process would not see the SIGTERM
             proc.send_signal(signal.SIGTERM)
             try:
                 proc.wait(timeout=timeout_s)
@@ -68,6 +69,18 @@ class EmbeddedMongo:
         for stream in (proc.stdin, proc.stdout):
             if stream:
                 stream.close()
+
+    def pause(self) -> None:
+        """Freeze the database process (SIGSTOP): connections stay open, nothing answers."""
+        self._signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self._signal(signal.SIGCONT)
+
+    def _signal(self, sig: signal.Signals) -> None:
+        if self._proc is None or self._proc.poll() is not None:
+            raise RuntimeError("the embedded database is not running")
+        self._proc.send_signal(sig)
 
     def __enter__(self) -> EmbeddedMongo:
         self.start()

@@ -5,18 +5,38 @@ from __future__ import annotations
 from typing import Any
 
 from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
 
 from service.store.client import Mongo
 from service.store.indexes import TENANTS
 
+UPSERT_ATTEMPTS = 3
+
+
+async def _increment(mongo: Mongo, tenant: str, fields: dict[str, int]) -> dict[str, Any]:
+    """``$inc`` on the tenant's document, created if missing. Two first writes of a tenant
+    racing (two replicas, a client's resend) may both try to create it: the loser sees a
+    duplicate key (or, on SecantusDB, no document) and increments the winner's."""
+    for _ in range(UPSERT_ATTEMPTS - 1):
+        try:
+            doc = await mongo[TENANTS].find_one_and_update(
+                {"_id": tenant}, {"$inc": fields}, upsert=True,
+                return_document=ReturnDocument.AFTER,
+            )  # fmt: skip
+        except DuplicateKeyError:
+            continue
+        if doc is not None:
+            return dict(doc)
+    doc = await mongo[TENANTS].find_one_and_update(
+        {"_id": tenant}, {"$inc": fields}, return_document=ReturnDocument.AFTER
+    )
+    if doc is None:
+        raise RuntimeError(f"the tenant document of {tenant!r} could not be created")
+    return dict(doc)
+
 
 async def bump_data_version(mongo: Mongo, tenant: str) -> int:
-    doc = await mongo[TENANTS].find_one_and_update(
-        {"_id": tenant},
-        {"$inc": {"dataVersion": 1}},
-        upsert=True,
-        return_document=ReturnDocument.AFTER,
-    )
+    doc = await _increment(mongo, tenant, {"dataVersion": 1})
     return int(doc["dataVersion"])
 
 
@@ -27,12 +47,7 @@ async def data_version(mongo: Mongo, tenant: str) -> int:
 
 async def bump_data_and_customers_version(mongo: Mongo, tenant: str) -> int:
     """A customer write: the data version, and the version customers' segments are cached by."""
-    doc = await mongo[TENANTS].find_one_and_update(
-        {"_id": tenant},
-        {"$inc": {"dataVersion": 1, "customersVersion": 1}},
-        upsert=True,
-        return_document=ReturnDocument.AFTER,
-    )
+    doc = await _increment(mongo, tenant, {"dataVersion": 1, "customersVersion": 1})
     return int(doc["dataVersion"])
 
 

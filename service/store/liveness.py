@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
+from contextvars import ContextVar
 
 from pymongo.errors import ConnectionFailure
 
@@ -26,6 +27,16 @@ from service.store.client import Mongo
 
 class DatabaseUnavailable(ConnectionFailure):
     """The database did not answer a ping while a request was waiting on it."""
+
+
+_GUARD: ContextVar[dict[str, bool] | None] = ContextVar("cx_db_guard", default=None)
+
+
+def cut_off() -> bool:
+    """Whether the guarded block this code runs in was cancelled for want of a database
+    (what a GraphQL operation cancelled in the middle records as its outcome)."""
+    state = _GUARD.get()
+    return bool(state and state["fired"])
 
 
 class DatabaseWatch:
@@ -72,6 +83,7 @@ class DatabaseWatch:
                     return
 
         watcher = asyncio.create_task(watch())
+        token = _GUARD.set(state)
         try:
             yield
         except BaseException as exc:
@@ -88,3 +100,4 @@ class DatabaseWatch:
         finally:
             state["done"] = True
             watcher.cancel()
+            _GUARD.reset(token)

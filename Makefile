@@ -9,7 +9,7 @@ TOOLS := .venv-tools
 TOOLS_STAMP := $(TOOLS)/.installed
 TOOLS_LOCK := requirements/deploy-tools.lock
 
-.PHONY: install tools run test lint format typecheck deploy-check lock schema bench clean
+.PHONY: install tools run test lint format typecheck deploy-check lock schema bench load clean
 
 install: $(STAMP)
 
@@ -73,6 +73,11 @@ schema: install
 ## Benchmarks: ratios measured in one run, written to docs/benchmarks.md (takes ~15 minutes)
 bench: install
 	$(BIN)/python -m bench.report
+
+## Mixed load against a real server and embedded database -> docs/reliability.md (~90 s)
+LOAD_ARGS ?= --duration 60 --warmup 10 --partners 4 --dashboards 8
+load: install
+	$(BIN)/python -m bench.load $(LOAD_ARGS)
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache

@@ -280,8 +280,9 @@ MONGO_TEST = "`tests/integration/test_faults_mongo.py`"
 FAULTS = [
     ("MongoDB stopped, then restarted on the same port and files", MONGO_TEST,
      "mutation, query and NDJSON fail with UNAVAILABLE (NDJSON: HTTP 503) within "
-     "`CX_MONGO_SERVER_SELECTION_TIMEOUT_S` + 1 s; `/readyz` 503 then 200; the process stays "
-     "up; the batch acknowledged before is all there; the refused ones land once on resend"),
+     "1.5 × `CX_MONGO_SERVER_SELECTION_TIMEOUT_S` + 0.75 s; `/readyz` 503 then 200; the "
+     "process stays up; the batch acknowledged before is all there; the refused ones land "
+     "once on resend"),
     ("MongoDB paused (SIGSTOP), then resumed", MONGO_TEST,
      "the same, also once the driver has noticed; a request waiting on it is cut off by the "
      "liveness ping (docs/adr/0013), not by the 10 s socket timeout or a 120 s query budget"),

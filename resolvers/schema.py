@@ -18,6 +18,7 @@ from strawberry.extensions import (
 )
 
 from resolvers.cost import QueryCost
+from resolvers.database_watch import watch_root_fields
 from resolvers.mutation import Mutation
 from resolvers.query import Query
 from schema.scalars import SCALAR_OVERRIDES
@@ -38,6 +39,7 @@ def build_schema(
     """``extensions``: the app's own (metrics, tracing), around every operation.
     ``production``: no introspection (field suggestions are cut from errors at the edge)."""
     hardening: list[Any] = [DisableIntrospection] if production else []
+    watch_root_fields(Query, Mutation)
     return CxSchema(
         query=Query,
         mutation=Mutation,

@@ -1,11 +1,11 @@
-"""Requests that wait on a database that stopped answering end with UNAVAILABLE, at once.
+"""A database failure that escapes the app is answered UNAVAILABLE, not 500.
 
-Wraps ``/graphql`` and ``/ingest/*`` — authentication included, which may read an API key —
-in :meth:`~service.store.liveness.DatabaseWatch.guard`, and answers a database failure that
-escapes the app: GraphQL with its error shape (HTTP 200, ``extensions.code`` UNAVAILABLE, as
-a resolver's would be), NDJSON with 503 — or, once its stream has begun, with a last
-``{"errors": [...]}`` line. A write cut off this way was not acknowledged; write intents
-make its resend land once (docs/adr/0006).
+Runs ``/ingest/*`` under :meth:`~service.store.liveness.DatabaseWatch.guard` (GraphQL is
+watched per root field, authentication in the edge), and answers a database failure that
+escapes — from authentication, which reads API keys, or from the watch: GraphQL with its
+error shape (HTTP 200, ``extensions.code`` UNAVAILABLE, as a resolver's would be), NDJSON with
+503 — or, once its stream has begun, with a last ``{"errors": [...]}`` line. A write cut
+off this way was not acknowledged; write intents make its resend land once (docs/adr/0006).
 """
 
 from __future__ import annotations
@@ -38,7 +38,10 @@ class DatabaseGuard:
         if scope["type"] != "http" or not path.startswith(GUARDED_PREFIXES):
             await self.app(scope, receive, send)
             return
-        watch = scope["app"].state.cx.watch
+        ndjson = path.startswith("/ingest/")
+        # GraphQL is watched per root field (resolvers/database_watch.py) and authentication
+        # in the edge, so one field cut off leaves the others their answers.
+        watch = scope["app"].state.cx.watch if ndjson else None
         progress = {"started": False, "complete": False}
 
         async def sending(message: Message) -> None:
@@ -49,11 +52,13 @@ class DatabaseGuard:
             await send(message)
 
         try:
-            async with watch.guard():
+            if watch is None:
                 await self.app(scope, receive, sending)
+            else:
+                async with watch.guard():
+                    await self.app(scope, receive, sending)
         except UNAVAILABLE_ERRORS as exc:
             log.warning("database unavailable: %s", exc)
-            ndjson = path.startswith("/ingest/")
             if not progress["started"]:
                 body = unavailable_body()
                 if ndjson:

@@ -111,7 +111,8 @@ class Edge:
                     "BATCH_NOT_ALLOWED"))  # fmt: skip
                 return
         try:
-            principal = await cx.authenticator.authenticate(headers)
+            async with cx.watch.guard():  # an API key is read from the database
+                principal = await cx.authenticator.authenticate(headers)
         except Unauthenticated as exc:
             await answer(send, 401, error_body(str(exc), "UNAUTHENTICATED"),
                           [(b"www-authenticate", b'Bearer realm="cxgraph"')])  # fmt: skip

@@ -27,7 +27,6 @@ from strawberry.extensions import SchemaExtension
 from service.domain import RecordStatus
 from service.error_codes import with_code
 from service.ingest.service import BulkOutcome, Ingestor
-from service.store.liveness import DatabaseUnavailable, cut_off
 
 # No *_created series: they double the output and nobody reads them.
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -121,9 +120,6 @@ class OperationMetrics(SchemaExtension):
         errors = list(self.execution_context.pre_execution_errors or [])
         if result is not None and result.errors:
             errors.extend(result.errors)
-        if cut_off():  # cancelled by the database watch: no result, no exception seen here
-            unavailable = DatabaseUnavailable("no ping answer")
-            errors.append(GraphQLError("the database is unavailable", original_error=unavailable))
         if raised is not None:
             errors.append(
                 raised

@@ -4,12 +4,13 @@ A database that stops answering without closing its connections (a paused proces
 network partition, a failover in progress) leaves the driver waiting on an open socket for
 the socket timeout (``CX_MONGO_SOCKET_TIMEOUT_S``) or, for an aggregation, for its whole
 budget (``CX_MONGO_QUERY_TIMEOUT_S``). :meth:`DatabaseWatch.guard` bounds that wait instead:
-once a guarded block has run for half the server-selection timeout, the database is pinged
-(with the other half as the ping's budget); if it does not answer, the block is cancelled
-and :class:`DatabaseUnavailable` raised. A database that answers the ping is merely slow:
-the block goes on, asked about again every half timeout. So an unanswering database is
-reported within ``CX_MONGO_SERVER_SELECTION_TIMEOUT_S`` plus scheduling, and a slow query
-is never cut short by it. Concurrent requests share one ping (docs/adr/0013).
+once a guarded block has run for the server-selection timeout (by when a database that
+refuses connections has failed it already), the database is pinged, with half that timeout
+as the ping's budget; if it does not answer, the block is cancelled and
+:class:`DatabaseUnavailable` raised. A database that answers the ping is merely slow: the
+block goes on, asked about again every selection timeout. So an unanswering database is
+reported within 1.5 x ``CX_MONGO_SERVER_SELECTION_TIMEOUT_S`` plus scheduling, and a slow
+query is never cut short by it. Concurrent requests share one ping (docs/adr/0013).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
-from contextvars import ContextVar
 
 from pymongo.errors import ConnectionFailure
 
@@ -29,20 +29,12 @@ class DatabaseUnavailable(ConnectionFailure):
     """The database did not answer a ping while a request was waiting on it."""
 
 
-_GUARD: ContextVar[dict[str, bool] | None] = ContextVar("cx_db_guard", default=None)
-
-
-def cut_off() -> bool:
-    """Whether the guarded block this code runs in was cancelled for want of a database
-    (what a GraphQL operation cancelled in the middle records as its outcome)."""
-    state = _GUARD.get()
-    return bool(state and state["fired"])
-
-
 class DatabaseWatch:
     def __init__(self, mongo: Mongo, server_selection_timeout_s: float) -> None:
         self.mongo = mongo
-        self.check_after_s = server_selection_timeout_s / 2
+        # The driver's own errors come first: a stopped database fails each operation after the
+        # selection timeout, field by field (docs/adr/0007). Only then does the watch ask.
+        self.check_after_s = server_selection_timeout_s
         self.ping_timeout_s = server_selection_timeout_s / 2
         self.fired = 0  # blocks cancelled because the database stopped answering
         self._ping: asyncio.Task[bool] | None = None
@@ -83,7 +75,6 @@ class DatabaseWatch:
                     return
 
         watcher = asyncio.create_task(watch())
-        token = _GUARD.set(state)
         try:
             yield
         except BaseException as exc:
@@ -92,7 +83,7 @@ class DatabaseWatch:
             task.uncancel()  # our cancellation, whatever the block turned it into
             raise DatabaseUnavailable(
                 f"the database did not answer a ping within {self.ping_timeout_s:.1f}s "
-                "(CX_MONGO_SERVER_SELECTION_TIMEOUT_S / 2)"
+                "(half of CX_MONGO_SERVER_SELECTION_TIMEOUT_S)"
             ) from exc
         else:
             if state["fired"]:  # the block swallowed the cancellation
@@ -100,4 +91,3 @@ class DatabaseWatch:
         finally:
             state["done"] = True
             watcher.cancel()
-            _GUARD.reset(token)

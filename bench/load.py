@@ -419,7 +419,8 @@ def run(args: argparse.Namespace) -> str:
         env = {**os.environ, "CX_MONGO_URI": uri, "CX_MONGO_DB": db}
         port = free_port()
         server_env = {**env, "CX_HOST": HOST, "CX_PORT": str(port), "CX_LOG_LEVEL": "warning",
-                      "CX_RATE_LIMIT_PER_MINUTE": "0", "CX_CACHE_BACKEND": "memory"}  # fmt: skip
+                      "CX_RATE_LIMIT_PER_MINUTE": "0", "CX_RATE_LIMIT_COST_PER_MINUTE": "0",
+                      "CX_CACHE_BACKEND": "memory"}  # fmt: skip
         scopes = ["--scope", "data:write", "--scope", "metrics:read"]
         try:
             out = cli(env, "keys", "create", "--tenant", "default", *scopes, "--name", "load")

@@ -56,7 +56,8 @@ def serve(mongo_uri: str, db: str, log_dir: Path, **env: str) -> Iterator[Server
     port = free_port()
     environ = {**os.environ, "CX_MONGO_URI": mongo_uri, "CX_MONGO_DB": db,
                "CX_PORT": str(port), "CX_HOST": "127.0.0.1", "CX_SHUTDOWN_DELAY_S": "0",
-               "CX_RATE_LIMIT_PER_MINUTE": "0", **env}  # fmt: skip
+               "CX_RATE_LIMIT_PER_MINUTE": "0", "CX_RATE_LIMIT_COST_PER_MINUTE": "0",
+               **env}  # fmt: skip
     log_path = log_dir / f"server-{port}.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "service.cli", "serve"], cwd=ROOT,

@@ -52,12 +52,15 @@ class Server:
 
 @contextmanager
 def serve(mongo_uri: str, db: str, log_dir: Path, **env: str) -> Iterator[Server]:
-    """``cxgraph serve`` with CX_* settings from ``env``; killed at the end if still running."""
+    """``cxgraph serve`` with CX_* settings from ``env`` (limits and the response cache off
+    unless given); killed at the end if still running."""
     port = free_port()
     environ = {**os.environ, "CX_MONGO_URI": mongo_uri, "CX_MONGO_DB": db,
                "CX_PORT": str(port), "CX_HOST": "127.0.0.1", "CX_SHUTDOWN_DELAY_S": "0",
                "CX_RATE_LIMIT_PER_MINUTE": "0", "CX_RATE_LIMIT_COST_PER_MINUTE": "0",
-               **env}  # fmt: skip
+               # As in make_settings: the response cache would answer repeated queries before
+               # the paths under test (the metric cache, the database) are reached.
+               "CX_RESPONSE_CACHE_ENTRIES": "0", **env}  # fmt: skip
     log_path = log_dir / f"server-{port}.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "service.cli", "serve"], cwd=ROOT,

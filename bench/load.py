@@ -347,7 +347,9 @@ def render(args: argparse.Namespace, run: dict[str, Any], check: dict[str, Any])
 Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, {os.cpu_count()} CPUs
 shared with other work, Python {platform.python_version()}; one `cxgraph serve` process
 against the embedded SecantusDB in a child process (slower than MongoDB: the absolute figures
-are this machine's and this database's, not a capacity claim).
+are this machine's and this database's, not a capacity claim). Default settings (metric and
+response caches in memory) except the request and query-cost limits, which are off: one key
+sends everything.
 
 Reproduce: `make load` (`LOAD_ARGS="--duration 60 --warmup 10 --partners 4 --dashboards 8"`
 are the defaults; `.venv/bin/python -m bench.load --help`). It targets 127.0.0.1 only, runs

@@ -285,7 +285,7 @@ FAULTS = [
      "once on resend"),
     ("MongoDB paused (SIGSTOP), then resumed", MONGO_TEST,
      "the same, also once the driver has noticed; a request waiting on it is cut off by the "
-     "liveness ping (docs/adr/0015), not by the 10 s socket timeout or a 120 s query budget"),
+     "liveness ping (docs/adr/0016), not by the 10 s socket timeout or a 120 s query budget"),
     ("Redis on a closed port, then a real Redis there", "`tests/integration/test_faults_redis.py`",
      "exact answers, no 5xx, the fault logged once (cache and rate limiter) and counted; "
      "hits resume"),

@@ -1,4 +1,4 @@
-"""Every root field runs under the database watch (docs/adr/0015): a field still waiting on a
+"""Every root field runs under the database watch (docs/adr/0016): a field still waiting on a
 database that stopped answering ends with UNAVAILABLE at its own path, and the other fields
 of the request answer as they would (docs/adr/0007)."""
 

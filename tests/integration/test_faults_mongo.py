@@ -25,7 +25,7 @@ from tests.integration.builders import response
 from tests.integration.processes import Server, create_key, free_port, serve
 
 SELECTION_S = 1.0  # CX_MONGO_SERVER_SELECTION_TIMEOUT_S of the server under test
-# A database that hangs is pinged after SELECTION_S, the ping's budget half that (ADR 0015).
+# A database that hangs is pinged after SELECTION_S, the ping's budget half that (ADR 0016).
 LIMIT_S = 1.5 * SELECTION_S + 0.75
 METRIC = """query { metric(kind: NPS, window: {from: "2026-03-01T00:00:00Z",
   to: "2026-03-03T00:00:00Z"}, source: RAW) { n value } }"""

@@ -217,7 +217,11 @@ def create_app(
             drift=DriftMonitor(mongo, settings, tenants=tenant_dir),
             authenticator=Authenticator(mongo, settings),
             rate_limiter=RateLimiter(settings),
-            watch=DatabaseWatch(mongo, settings.mongo_server_selection_timeout_s),
+            # A client of its own: the ping never queues behind the requests' connections.
+            watch=DatabaseWatch(
+                connect(settings, max_pool_size=2, appname="cxgraph-watch"),
+                settings.mongo_server_selection_timeout_s,
+            ),
         )
         app.state.cx = state
         try:
@@ -237,6 +241,7 @@ def create_app(
                 await cache.close()
                 await state.rate_limiter.close()
             finally:
+                await state.watch.mongo.close()
                 await mongo.close()
                 if tracing is not None:
                     tracing.shutdown()

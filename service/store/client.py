@@ -78,6 +78,8 @@ def connect(
     uri: str | None = None,
     db_name: str | None = None,
     event_listeners: Sequence[Any] = (),
+    max_pool_size: int | None = None,
+    appname: str = "cxgraph",
 ) -> Mongo:
     uri = uri or settings.mongo_uri
     if not uri:
@@ -87,8 +89,10 @@ def connect(
         "socketTimeoutMS": int(settings.mongo_socket_timeout_s * 1000),
         "connectTimeoutMS": int(settings.mongo_server_selection_timeout_s * 1000),
         "tz_aware": True,
-        "appname": "cxgraph",
+        "appname": appname,
     }
+    if max_pool_size is not None:
+        options["maxPoolSize"] = max_pool_size
     if event_listeners:  # command timings for /metrics and tracing
         options["event_listeners"] = list(event_listeners)
     client: Any

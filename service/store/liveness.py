@@ -10,7 +10,9 @@ as the ping's budget; if it does not answer, the block is cancelled and
 :class:`DatabaseUnavailable` raised. A database that answers the ping is merely slow: the
 block goes on, asked about again every selection timeout. So an unanswering database is
 reported within 1.5 x ``CX_MONGO_SERVER_SELECTION_TIMEOUT_S`` plus scheduling, and a slow
-query is never cut short by it. Concurrent requests share one ping (docs/adr/0016).
+query is never cut short by it. Concurrent requests share one ping, sent on a client of its own
+(two connections at most), so it never waits for a connection behind the requests' own
+(docs/adr/0016).
 """
 
 from __future__ import annotations

@@ -79,10 +79,6 @@ def cmd_dev(args: argparse.Namespace) -> int:
     return 0
 
 
-def _admin_settings(args: argparse.Namespace, command: str) -> Settings | None:
-    return dev_database.admin_settings(get_settings(), args.data_dir, command)
-
-
 async def _prepare(settings: Settings, demo: bool) -> None:
     """Indexes, the demo data set when the database is empty, and the development key."""
     from service.demo import is_empty, load_demo
@@ -112,66 +108,44 @@ async def _print_dev_key(mongo: Any, settings: Settings) -> None:
 
 def cmd_demo_load(args: argparse.Namespace) -> int:
     from service.demo import load_demo
-    from service.store.client import connect
-    from service.store.indexes import ensure_indexes
 
-    settings = _admin_settings(args, "demo load")
-    if settings is None:
-        return 2
-
-    async def run() -> None:
-        mongo = connect(settings)
+    async def work(mongo: Any) -> int:
+        settings = get_settings()
         try:
-            await ensure_indexes(mongo)
             await load_demo(mongo, settings, args.tenant or settings.default_tenant,
                             seed=args.seed, end=args.end)  # fmt: skip
-        finally:
-            await mongo.close()
+        except (ValueError, RuntimeError) as exc:
+            print(f"cxgraph demo load: {exc}", file=sys.stderr)
+            return 2
+        return 0
 
-    try:
-        asyncio.run(run())
-    except (ValueError, RuntimeError) as exc:
-        print(f"cxgraph demo load: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return dev_database.run_admin(get_settings(), "demo load", work, args.data_dir)
 
 
 def cmd_rollups_rebuild(args: argparse.Namespace) -> int:
-
     from service.metrics import rebuild
-    from service.store.client import connect
-    from service.store.indexes import ensure_indexes
+    from service.tenant_settings import TenantDirectory
 
-    settings = _admin_settings(args, "rollups rebuild")
-    if settings is None:
-        return 2
-    tenant = args.tenant or settings.default_tenant
+    async def work(mongo: Any) -> int:
+        settings = get_settings()
+        tenant = args.tenant or settings.default_tenant
+        tz = (await TenantDirectory(mongo, settings).get(tenant)).tz
+        if args.check:
+            report = await rebuild.check(mongo, tenant, tz)
+            print(f"rollups: {report.days} days with data, {len(report.drifted)} drifted, "
+                  f"{len(report.pending)} pending materialisation")  # fmt: skip
+            for day in report.drifted:
+                print(f"drift: {day}")
+            return 1 if report.drifted else 0
+        report = await rebuild.rebuild(mongo, tenant, tz)
+        print(f"rollups: rebuilt {report.rebuilt} days; {len(report.changed)} differed "
+              f"from their raw documents ({len(report.pending)} were pending "
+              f"materialisation); data version now {report.data_version}")  # fmt: skip
+        for day in report.changed:
+            print(f"changed: {day}")
+        return 0
 
-    async def run() -> int:
-        from service.tenant_settings import TenantDirectory
-
-        mongo = connect(settings)
-        try:
-            await ensure_indexes(mongo)
-            tz = (await TenantDirectory(mongo, settings).get(tenant)).tz
-            if args.check:
-                report = await rebuild.check(mongo, tenant, tz)
-                print(f"rollups: {report.days} days with data, {len(report.drifted)} drifted, "
-                      f"{len(report.pending)} pending materialisation")  # fmt: skip
-                for day in report.drifted:
-                    print(f"drift: {day}")
-                return 1 if report.drifted else 0
-            report = await rebuild.rebuild(mongo, tenant, tz)
-            print(f"rollups: rebuilt {report.rebuilt} days; {len(report.changed)} differed "
-                  f"from their raw documents ({len(report.pending)} were pending "
-                  f"materialisation); data version now {report.data_version}")  # fmt: skip
-            for day in report.changed:
-                print(f"changed: {day}")
-            return 0
-        finally:
-            await mongo.close()
-
-    return asyncio.run(run())
+    return dev_database.run_admin(get_settings(), "rollups rebuild", work, args.data_dir)
 
 
 def cmd_schema_export(args: argparse.Namespace) -> int:

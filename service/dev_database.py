@@ -8,10 +8,14 @@ unset.
 
 from __future__ import annotations
 
+import asyncio
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from service.settings import Settings
+from service.store.client import Mongo, connect
+from service.store.indexes import ensure_indexes
 
 URI_FILE = "mongo-uri"
 
@@ -69,3 +73,26 @@ def _answers(uri: str) -> bool:
     finally:
         client.close()
     return True
+
+
+def run_admin(
+    settings: Settings,
+    command: str,
+    work: Callable[[Mongo], Awaitable[int]],
+    data_dir: str | None = None,
+) -> int:
+    """Run an admin command's ``work(mongo)`` against CX_MONGO_URI or the running `make run`
+    database (indexes ensured first); 2 when there is neither."""
+    found = admin_settings(settings, data_dir, command)
+    if found is None:
+        return 2
+
+    async def run() -> int:
+        mongo = connect(found)
+        try:
+            await ensure_indexes(mongo)
+            return await work(mongo)
+        finally:
+            await mongo.close()
+
+    return asyncio.run(run())

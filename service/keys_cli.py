@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 from pathlib import Path
@@ -13,8 +12,7 @@ from service.auth import api_keys
 from service.auth.principal import Scope
 from service.settings import Settings, get_settings
 from service.store import api_keys as stored_keys
-from service.store.client import Mongo, connect
-from service.store.indexes import ensure_indexes
+from service.store.client import Mongo
 
 DEV_SCOPES = [s.value for s in Scope]
 
@@ -38,26 +36,6 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     revoke.set_defaults(func=cmd_revoke)
 
 
-def run_with_database(settings: Settings, work: object, command: str = "keys") -> int:
-    """Run ``work(mongo)`` against CX_MONGO_URI or the running `make run` database; 2 when
-    there is neither."""
-    found = dev_database.admin_settings(settings, None, command)
-    if found is None:
-        return 2
-    settings = found
-
-    async def run() -> int:
-        mongo = connect(settings)
-        try:
-            await ensure_indexes(mongo)
-            code: int = await work(mongo)  # type: ignore[operator]
-            return code
-        finally:
-            await mongo.close()
-
-    return asyncio.run(run())
-
-
 def cmd_create(args: argparse.Namespace) -> int:
     settings = get_settings()
 
@@ -74,7 +52,7 @@ def cmd_create(args: argparse.Namespace) -> int:
         print(key)
         return 0
 
-    return run_with_database(settings, work)
+    return dev_database.run_admin(settings, "keys", work)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -88,7 +66,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                   f"{k.created_at.isoformat()}\t{revoked}")  # fmt: skip
         return 0
 
-    return run_with_database(settings, work)
+    return dev_database.run_admin(settings, "keys", work)
 
 
 def cmd_revoke(args: argparse.Namespace) -> int:
@@ -102,7 +80,7 @@ def cmd_revoke(args: argparse.Namespace) -> int:
         print(f"cxgraph keys revoke: no active key {args.id!r}", file=sys.stderr)
         return 1
 
-    return run_with_database(settings, work)
+    return dev_database.run_admin(settings, "keys", work)
 
 
 def dev_key_path(settings: Settings) -> Path:

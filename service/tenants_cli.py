@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from service.keys_cli import run_with_database
+from service.dev_database import run_admin
 from service.settings import get_settings
 from service.store import tenants
 from service.store.client import Mongo
@@ -39,36 +39,35 @@ def _values(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_create(args: argparse.Namespace) -> int:
+    return _write(args, "create")
+
+
+def cmd_set(args: argparse.Namespace) -> int:
+    return _write(args, "set")
+
+
+def _write(args: argparse.Namespace, verb: str) -> int:
+    """Settings are checked before anything is read or written."""
+    try:
+        values = _values(args)
+    except ValueError as exc:
+        print(f"cxgraph tenants {verb}: {exc}", file=sys.stderr)
+        return 2
+
     async def work(mongo: Mongo) -> int:
-        try:
-            values = _values(args)
-        except ValueError as exc:
-            print(f"cxgraph tenants create: {exc}", file=sys.stderr)
-            return 2
-        if not await tenants.create(mongo, args.tenant, values):
+        if verb == "set":
+            await tenants.set_settings(mongo, args.tenant, values)
+        elif not await tenants.create(mongo, args.tenant, values):
             print(f"cxgraph tenants create: tenant {args.tenant!r} exists; use `tenants set`",
                   file=sys.stderr)  # fmt: skip
             return 1
         return await _show(mongo, args.tenant)
 
-    return run_with_database(get_settings(), work, "tenants")
-
-
-def cmd_set(args: argparse.Namespace) -> int:
-    async def work(mongo: Mongo) -> int:
-        try:
-            values = _values(args)
-        except ValueError as exc:
-            print(f"cxgraph tenants set: {exc}", file=sys.stderr)
-            return 2
-        await tenants.set_settings(mongo, args.tenant, values)
-        return await _show(mongo, args.tenant)
-
-    return run_with_database(get_settings(), work, "tenants")
+    return run_admin(get_settings(), "tenants", work)
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    return run_with_database(get_settings(), lambda mongo: _show(mongo, args.tenant), "tenants")
+    return run_admin(get_settings(), "tenants", lambda mongo: _show(mongo, args.tenant))
 
 
 async def _show(mongo: Mongo, tenant: str) -> int:

@@ -9,11 +9,14 @@ from typing import Any
 from starlette.types import Message, Receive, Send
 
 
+def error_shape(message: str, code: str, **extensions: Any) -> dict[str, Any]:
+    """The GraphQL error shape, so clients read one kind of error from every endpoint."""
+    return {"errors": [{"message": message, "extensions": {"code": code, **extensions}}]}
+
+
 def error_body(message: str, code: str, **extensions: Any) -> bytes:
     """An error in GraphQL's response shape, for answers given outside GraphQL."""
-    return json.dumps(
-        {"errors": [{"message": message, "extensions": {"code": code, **extensions}}]}
-    ).encode()
+    return json.dumps(error_shape(message, code, **extensions)).encode()
 
 
 async def read_body(receive: Receive, limit: int | None = None) -> tuple[bytes | None, Receive]:

@@ -38,6 +38,7 @@ from typing import Any
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from service.asgi import error_shape
 from service.auth.principal import Principal, Scope
 from service.domain import RecordStatus
 from service.error_codes import UNAVAILABLE_ERRORS
@@ -69,13 +70,8 @@ class PayloadTooLarge(Exception):
         self.message, self.code = message, code
 
 
-def error_body(message: str, code: str) -> dict[str, Any]:
-    """The GraphQL error shape, so clients read one kind of error from every endpoint."""
-    return {"errors": [{"message": message, "extensions": {"code": code}}]}
-
-
 def _error(status: int, message: str, code: str) -> JSONResponse:
-    return JSONResponse(error_body(message, code), status_code=status)
+    return JSONResponse(error_shape(message, code), status_code=status)
 
 
 def _media_type(request: Request) -> str:
@@ -133,10 +129,10 @@ async def _after(first: bytes, rest: AsyncIterator[bytes], collection: str) -> A
             yield piece
     except UNAVAILABLE_ERRORS as exc:
         log.warning("database unavailable: %s", exc)
-        yield _line(error_body("the database is unavailable; retry shortly", "UNAVAILABLE"))
+        yield _line(error_shape("the database is unavailable; retry shortly", "UNAVAILABLE"))
     except Exception:
         log.exception("NDJSON ingestion into %s failed", collection)
-        yield _line(error_body("Unexpected error.", "INTERNAL_SERVER_ERROR"))
+        yield _line(error_shape("Unexpected error.", "INTERNAL_SERVER_ERROR"))
 
 
 async def read_lines(request: Request, max_lines: int) -> list[bytes]:

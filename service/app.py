@@ -204,14 +204,17 @@ def create_app(
         if tracing is not None:  # after MetricCache has hooked its stats into the backend
             cache.backend = tracing.traced_cache(cache.backend)
         tenant_dir = TenantDirectory(mongo, settings)
+        versions = VersionFeed(mongo, settings.version_staleness_ms)  # one per replica
         state = AppState(
             settings=settings,
             mongo=mongo,
             reader=Reader(mongo, settings),
-            ingestor=CountingIngestor(mongo, settings, tenant_dir, observability=observability),
-            metrics=MetricsService(mongo, settings, cache, tenant_dir),
+            ingestor=CountingIngestor(
+                mongo, settings, tenant_dir, versions, observability=observability
+            ),
+            metrics=MetricsService(mongo, settings, cache, tenant_dir, versions),
             tenants=tenant_dir,
-            versions=VersionFeed(mongo, settings.version_staleness_ms),
+            versions=versions,
             response_store=BoundedMemoryCache(max(settings.response_cache_entries, 1)),
             cache=cache,
             drift=DriftMonitor(mongo, settings, tenants=tenant_dir),

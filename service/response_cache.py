@@ -4,9 +4,9 @@ For queries only, the whole response body is kept under (schema version, tenant,
 credential's scopes, a hash of the normalised document, the operation name, the
 variables, the tenant's data version). A hit answers those bytes without parsing,
 validating or executing anything — and, within ``CX_VERSION_STALENESS_MS`` of the last
-version read, without touching MongoDB. Responses with errors are never kept. Any other
-request for a tenant (a mutation, an NDJSON upload) makes this replica re-read that
-tenant's version before its next answer.
+version read, without touching MongoDB. Responses with errors are never kept. A write
+through this replica moves the tenant's version at once (the Ingestor tells the
+VersionFeed), so no answer from before it is served again here.
 """
 
 from __future__ import annotations
@@ -138,14 +138,11 @@ class ResponseCache:
             return
         if scope["path"] != "/graphql":
             await self.app(scope, receive, send)
-            if scope["path"].startswith("/ingest/"):  # a write: re-read the version next time
-                cx.versions.forget(principal.tenant)
             return
         read, receive = await read_body(receive)
         key = await self._key(scope, read or b"", principal, cx)
         if key is None:
             await self.app(scope, receive, send)
-            cx.versions.forget(principal.tenant)  # possibly a mutation
             return
         stats: ResponseCacheStats = cx.response_stats
         etag = f'W/"{key[:40]}"'.encode()

@@ -1,7 +1,7 @@
 """Each tenant's data version, held in memory so a cached answer needs no database round
 trip. A version is re-read when it is older than ``CX_VERSION_STALENESS_MS`` (another
-replica's writes are seen within that bound) and forgotten at once after any write through
-this replica (its own writes are seen by the next request)."""
+replica's writes are seen within that bound); a write through this replica tells it the
+version it produced (``observe``), so its own writes are seen by the next request."""
 
 from __future__ import annotations
 
@@ -31,5 +31,9 @@ class VersionFeed:
         self._known[tenant] = (now, version)
         return version
 
-    def forget(self, tenant: str) -> None:
-        self._known.pop(tenant, None)
+    def observe(self, tenant: str, version: int) -> int:
+        """A version this replica's own write just produced: known at once."""
+        found = self._known.get(tenant)
+        if found is None or found[1] <= version:
+            self._known[tenant] = (time.monotonic(), version)
+        return version

@@ -30,6 +30,7 @@ from service.store.erasure import Erased
 from service.store.indexes import CUSTOMERS, SURVEY_RESPONSES, TOUCHPOINTS
 from service.store.write_intents import WriteIntent
 from service.tenant_settings import TenantDirectory
+from service.version_feed import VersionFeed
 
 
 @dataclass
@@ -43,10 +44,15 @@ class BulkOutcome:
 
 class Ingestor:
     def __init__(
-        self, mongo: Mongo, settings: Settings, tenants: TenantDirectory | None = None
+        self,
+        mongo: Mongo,
+        settings: Settings,
+        tenants: TenantDirectory | None = None,
+        versions: VersionFeed | None = None,
     ) -> None:
         self.mongo = mongo
         self.settings = settings
+        self.versions = versions
         self.tenants = tenants or TenantDirectory(mongo, settings)
         self.segment_cache = SegmentCache()
         self.limits = Limits(
@@ -63,7 +69,7 @@ class Ingestor:
             raise BadUserInput(e.message, reason=e.code, field=e.field) from None
         doc, changed = await journeys.upsert(self.mongo, tenant, journey)
         if changed:
-            await tenants.bump_data_version(self.mongo, tenant)
+            self._seen(tenant, await tenants.bump_data_version(self.mongo, tenant))
         return doc
 
     async def upsert_customers(self, tenant: str, records: Sequence[Any]) -> BulkOutcome:
@@ -221,9 +227,11 @@ class Ingestor:
         if days:
             await rollups.bump_days(self.mongo, tenant, days, tz)
         if customers_changed:
-            return await tenants.bump_data_and_customers_version(self.mongo, tenant)
+            return self._seen(
+                tenant, await tenants.bump_data_and_customers_version(self.mongo, tenant)
+            )
         if changed or days:
-            return await tenants.bump_data_version(self.mongo, tenant)
+            return self._seen(tenant, await tenants.bump_data_version(self.mongo, tenant))
         return await tenants.data_version(self.mongo, tenant)
 
     async def erase_customer(
@@ -233,7 +241,12 @@ class Ingestor:
         moves (cached customer-level answers must not show erased fields)."""
         customer_id = record_id(CUSTOMERS, tenant, source, external_id)
         erased = await erasure.erase_customer(self.mongo, tenant, customer_id, credential)
-        return erased, await tenants.bump_data_and_customers_version(self.mongo, tenant)
+        version = await tenants.bump_data_and_customers_version(self.mongo, tenant)
+        return erased, self._seen(tenant, version)
+
+    def _seen(self, tenant: str, version: int) -> int:
+        """A version this write produced: the replica's readers know it at once."""
+        return self.versions.observe(tenant, version) if self.versions else version
 
     async def recover_abandoned(self, older_than: timedelta) -> int:
         """Apply, then delete, the intents of writes that never finished (a killed pod, a

@@ -30,6 +30,7 @@ from service.store import cases, journeys, tenants, touchpoints
 from service.store.client import Mongo, aggregate, to_list
 from service.store.indexes import CUSTOMERS
 from service.tenant_settings import TenantDirectory
+from service.version_feed import VersionFeed
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,10 @@ class MetricsService:
     def __init__(
         self, mongo: Mongo, settings: Settings, cache: Any,
         tenants: TenantDirectory | None = None,
+        versions: VersionFeed | None = None,
     ) -> None:  # fmt: skip
         self.mongo = mongo
+        self.versions = versions
         self.settings = settings
         self.cache = cache
         self.tenants = tenants or TenantDirectory(mongo, settings)
@@ -71,7 +74,11 @@ class MetricsService:
     async def data_version(self, tenant: str, minimum: int | None) -> int:
         """The tenant's data version; with ``minimum``, wait briefly for it (read-your-writes)."""
         for _ in range(20):
-            version = await tenants.data_version(self.mongo, tenant)
+            version = await (
+                self.versions.get(tenant, minimum)  # from memory within the staleness bound
+                if self.versions is not None
+                else tenants.data_version(self.mongo, tenant)
+            )
             if minimum is None or version >= minimum:
                 return version
             await asyncio.sleep(0.05)

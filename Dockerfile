@@ -39,5 +39,5 @@ ENV PATH="/opt/cxgraph/bin:${PATH}" \
 COPY --from=build /opt/cxgraph /opt/cxgraph
 USER 10001:10001
 EXPOSE 8000
-# uvicorn with the app factory, plus the SIGTERM drain of service/shutdown.py.
+# uvicorn with the app factory, plus the SIGTERM drain of service/http/shutdown.py.
 CMD ["cxgraph", "serve"]

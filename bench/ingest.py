@@ -41,9 +41,9 @@ from typing import Any
 import httpx
 from pymongo import AsyncMongoClient
 
-from service.app import create_app
-from service.embedded import EmbeddedMongo
-from service.ids import record_id
+from devtools.embedded import EmbeddedMongo
+from service.domain.ids import record_id
+from service.http.app import create_app
 from service.settings import Settings
 from service.store.indexes import INDEXES, SURVEY_RESPONSES
 

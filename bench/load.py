@@ -39,7 +39,7 @@ from typing import Any
 import httpx
 import pymongo
 
-from service.embedded import EmbeddedMongo
+from devtools.embedded import EmbeddedMongo
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -188,7 +188,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def cli(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "service.cli", *args], cwd=ROOT, env=env,
+    done = subprocess.run([sys.executable, "-m", "service.cli.main", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=600)  # fmt: skip
     if done.returncode not in (0, 1):
         raise RuntimeError(done.stderr)
@@ -428,7 +428,7 @@ def run(args: argparse.Namespace) -> str:
             out = cli(env, "keys", "create", "--tenant", "default", *scopes, "--name", "load")
             key = out.strip().splitlines()[-1]
             with (Path(tmp) / "server.log").open("wb") as log:
-                command = [sys.executable, "-m", "service.cli", "serve"]
+                command = [sys.executable, "-m", "service.cli.main", "serve"]
                 server = subprocess.Popen(command, cwd=ROOT, env=server_env, stdout=log,
                                           stderr=subprocess.STDOUT)  # fmt: skip
                 try:

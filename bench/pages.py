@@ -19,9 +19,9 @@ from typing import Any
 
 import httpx
 
-from service.app import create_app
-from service.demo import load_demo
-from service.embedded import EmbeddedMongo
+from devtools.demo import load_demo
+from devtools.embedded import EmbeddedMongo
+from service.http.app import create_app
 from service.settings import AuthMode, Settings
 from service.store.client import aggregate
 

@@ -26,9 +26,9 @@ import httpx
 import pymongo
 from pymongo.errors import BulkWriteError
 
-from service.app import create_app
-from service.embedded import EmbeddedMongo
-from service.ids import record_id
+from devtools.embedded import EmbeddedMongo
+from service.domain.ids import record_id
+from service.http.app import create_app
 from service.settings import Settings
 from service.store import rollups, tenants
 

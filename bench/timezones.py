@@ -24,9 +24,9 @@ from zoneinfo import ZoneInfo
 import httpx
 import pymongo
 
-from service.app import create_app
-from service.demo import load_demo
-from service.embedded import EmbeddedMongo
+from devtools.demo import load_demo
+from devtools.embedded import EmbeddedMongo
+from service.http.app import create_app
 from service.metrics import rebuild
 from service.settings import Settings
 from service.store import rollups, tenants

@@ -34,7 +34,8 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
-from service.errors import CxError
+from resolvers.errors import from_domain
+from service.domain.errors import CxError
 
 CONNECTIONS = frozenset({"customers", "touchpoints", "surveyResponses"})
 LISTS = {"journeys": 10, "stages": 10, "breakdown": 20, "segments": 20, "journeyFunnel": 10}
@@ -166,14 +167,14 @@ class QueryCost(SchemaExtension):
         context.operation_name = ctx.operation_name
         if self.cost > settings.max_query_cost:
             error: CxError = QueryTooCostly(self.cost, settings.max_query_cost)
-            ctx.result = GraphQLExecutionResult(data=None, errors=[error])
+            ctx.result = GraphQLExecutionResult(data=None, errors=[from_domain(error)])
         elif self.dry_run:
             ctx.result = GraphQLExecutionResult(data=None, errors=None)
         else:
             verdict = await context.rate_limiter.spend(context.principal.credential_id, self.cost)
             if not verdict.allowed:
                 error = CostBudgetSpent(self.cost, verdict.retry_after_s)
-                ctx.result = GraphQLExecutionResult(data=None, errors=[error])
+                ctx.result = GraphQLExecutionResult(data=None, errors=[from_domain(error)])
                 if context.response is not None:  # HTTP 429 like the request limit
                     context.response.status_code = 429
                     context.response.headers["retry-after"] = str(verdict.retry_after_s)

@@ -6,6 +6,8 @@ from typing import Annotated
 
 import strawberry
 
+from resolvers.arguments import build_query, cell_filter, checked_window
+from resolvers.context import CxInfo
 from schema.inputs import TimeWindow
 from schema.metrics import (
     Comparand,
@@ -18,17 +20,13 @@ from schema.metrics import (
     Segment,
     SignificanceTest,
     TrendPoint,
-    build_query,
-    cell_filter,
-    checked_window,
 )
 from schema.permissions import MetricsRead
-from schema.types import CxInfo
-from service.domain import Dimension, Granularity, MetricKind
-from service.errors import BadUserInput
-from service.metrics import multiple
-from service.metrics.multiple import Adjustment, Against, GroupTest, Outcome
-from service.metrics.query import IncompatibleScales, Source
+from service.domain.errors import BadUserInput
+from service.domain.metrics import multiple
+from service.domain.metrics.multiple import Adjustment, Against, GroupTest, Outcome
+from service.domain.metrics.query import IncompatibleScales, Source
+from service.domain.model import Dimension, Granularity, MetricKind
 from service.metrics.service import MetricResult as Result
 
 

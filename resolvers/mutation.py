@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import strawberry
 
+from resolvers.context import CxInfo
 from resolvers.fast_input import CustomerRecords, SurveyResponseRecords, TouchpointRecords
+from resolvers.nodes import Journey
 from resolvers.records import as_record
 from schema.inputs import JourneyInput, RecordRefInput
 from schema.permissions import DataWrite
-from schema.types import BulkResult, CxInfo, EraseResult, Journey, RecordError, RecordResult
-from service.domain import RecordStatus
+from schema.types import BulkResult, EraseResult, RecordError, RecordResult
+from service.domain.model import RecordStatus
 from service.ingest.service import BulkOutcome
 
 
@@ -44,7 +46,7 @@ class Mutation:
     async def define_journey(self, info: CxInfo, input: JourneyInput) -> Journey:
         ctx = info.context
         doc = await ctx.ingestor.define_journey(ctx.tenant, as_record(input))
-        return Journey.from_doc(doc)
+        return Journey.of(doc)
 
     @strawberry.mutation(
         permission_classes=[DataWrite],

@@ -1,18 +1,19 @@
-"""Root queries: thin — read arguments, call the reader, wrap documents in types."""
+"""Root queries: thin — read arguments, call the reader, wrap records in types."""
 
 from __future__ import annotations
 
 import strawberry
 
+from resolvers.context import CxInfo
 from resolvers.metrics import MetricsQuery
+from resolvers.nodes import Customer, Journey, SurveyResponse, Touchpoint
 from schema.connections import Connection
 from schema.enums import RecordOrder
 from schema.inputs import RecordFilter as RecordFilterInput
 from schema.inputs import RecordRefInput
 from schema.permissions import DataRead, JourneysRead
-from schema.types import Customer, CxInfo, Journey, SurveyResponse, Touchpoint
-from service.errors import BadUserInput
-from service.reader import RecordFilter
+from service.domain.errors import BadUserInput
+from service.domain.records import RecordFilter
 
 
 def _filter(flt: RecordFilterInput | None) -> RecordFilter:
@@ -35,13 +36,13 @@ class Query(MetricsQuery):
     @strawberry.field(permission_classes=[JourneysRead])
     async def journeys(self, info: CxInfo) -> list[Journey] | None:
         ctx = info.context
-        return [Journey.from_doc(d) for d in await ctx.reader.journeys(ctx.tenant)]
+        return [Journey.of(j) for j in await ctx.reader.journeys(ctx.tenant)]
 
     @strawberry.field(permission_classes=[JourneysRead])
     async def journey(self, info: CxInfo, key: str) -> Journey | None:
         ctx = info.context
         doc = await ctx.reader.journey(ctx.tenant, key)
-        return Journey.from_doc(doc) if doc else None
+        return Journey.of(doc) if doc else None
 
     @strawberry.field(
         permission_classes=[DataRead],
@@ -57,7 +58,7 @@ class Query(MetricsQuery):
             doc = await ctx.reader.customer_by_ref(ctx.tenant, ref.source, ref.external_id)
         else:
             doc = await ctx.reader.customer(ctx.tenant, str(id))
-        return Customer.from_doc(doc) if doc else None
+        return Customer.of(doc) if doc else None
 
     @strawberry.field(permission_classes=[DataRead])
     async def customers(
@@ -69,7 +70,7 @@ class Query(MetricsQuery):
     ) -> Connection[Customer] | None:
         ctx = info.context
         page = await ctx.reader.customers(ctx.tenant, segment, first, after)
-        return Connection.from_page(page, Customer.from_doc)
+        return Connection.from_page(page, Customer.of)
 
     @strawberry.field(permission_classes=[DataRead])
     async def touchpoints(
@@ -83,7 +84,7 @@ class Query(MetricsQuery):
         ctx = info.context
         newest_first = order_by is RecordOrder.NEWEST_FIRST
         page = await ctx.reader.touchpoints(ctx.tenant, _filter(filter), first, after, newest_first)
-        return Connection.from_page(page, Touchpoint.from_doc)
+        return Connection.from_page(page, Touchpoint.of)
 
     @strawberry.field(permission_classes=[DataRead])
     async def survey_responses(
@@ -99,4 +100,4 @@ class Query(MetricsQuery):
         page = await ctx.reader.survey_responses(
             ctx.tenant, _filter(filter), first, after, newest_first
         )
-        return Connection.from_page(page, SurveyResponse.from_doc)
+        return Connection.from_page(page, SurveyResponse.of)

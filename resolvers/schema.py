@@ -19,10 +19,10 @@ from strawberry.extensions import (
 
 from resolvers.cost import QueryCost
 from resolvers.database_watch import watch_root_fields
+from resolvers.errors import log_errors
 from resolvers.mutation import Mutation
 from resolvers.query import Query
 from schema.scalars import SCALAR_OVERRIDES
-from service.error_codes import log_errors
 
 MAX_TOKENS = 5000  # a dashboard's document is a few hundred tokens; a bomb is many thousands
 

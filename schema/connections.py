@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import strawberry
 
-from service.store.client import Doc
-from service.store.pagination import Page
+from service.domain.records import Page
 
 Node = TypeVar("Node")
 
@@ -33,7 +32,7 @@ class Connection(Generic[Node]):
     page_info: PageInfo
 
     @classmethod
-    def from_page(cls, page: Page, to_node: Callable[[Doc], Node]) -> Connection[Node]:
+    def from_page(cls, page: Page[Any], to_node: Callable[[Any], Node]) -> Connection[Node]:
         return cls(
             edges=[
                 Edge(cursor=c, node=to_node(r))

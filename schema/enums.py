@@ -6,7 +6,7 @@ from enum import Enum
 
 import strawberry
 
-from service.domain import AnswerMetric, Channel, Component, Phase, RecordStatus
+from service.domain.model import AnswerMetric, Channel, Component, Phase, RecordStatus
 
 strawberry.enum(Channel, description="Where an interaction happened.")
 strawberry.enum(Component, description="The six components of customer experience.")

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from strawberry.permission import BasePermission
 
-from service.auth.principal import Scope
+from service.domain.principal import Scope
 
 
 class _Needs(BasePermission):

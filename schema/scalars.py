@@ -9,7 +9,7 @@ from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.schema.types.base_scalars import DateTimeDefinition
 from strawberry.types.scalar import ScalarDefinition
 
-from service.dates import impossible_date
+from service.domain.dates import impossible_date
 
 
 def _parse_datetime(value: object) -> datetime:

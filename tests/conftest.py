@@ -13,10 +13,10 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from service import cli
-from service.app import create_app
+from devtools.embedded import EmbeddedMongo
 from service.auth.api_keys import create as create_key
-from service.embedded import EmbeddedMongo
+from service.cli.main import main as cli
+from service.http.app import create_app
 from service.settings import Settings, get_settings
 
 

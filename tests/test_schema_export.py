@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from service.app import export_sdl
-from service.cli import main
+from service.cli.main import main
+from service.http.app import export_sdl
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema.graphql"
 

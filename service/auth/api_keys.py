@@ -12,7 +12,7 @@ import hmac
 import re
 import secrets
 
-from service.auth.principal import CredentialKind, Principal, Scope, parse_scopes
+from service.domain.principal import CredentialKind, Principal, Scope, parse_scopes
 from service.store import api_keys
 from service.store.api_keys import StoredKey
 from service.store.client import Mongo

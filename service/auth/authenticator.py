@@ -8,8 +8,8 @@ import time
 from collections.abc import Mapping
 
 from service.auth import api_keys
-from service.auth.principal import CredentialKind, Principal, Scope
 from service.auth.tokens import TokenInvalid, TokenVerifier
+from service.domain.principal import CredentialKind, Principal, Scope
 from service.settings import AuthMode, Settings
 from service.store import api_keys as stored_keys
 from service.store.client import Mongo

@@ -10,7 +10,7 @@ from typing import Any
 
 import jwt
 
-from service.auth.principal import CredentialKind, Principal, parse_scopes
+from service.domain.principal import CredentialKind, Principal, parse_scopes
 from service.settings import Settings
 
 SYMMETRIC = ["HS256"]

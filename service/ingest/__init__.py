@@ -1,1 +1,1 @@
-"""Ingestion: validation of partner records and idempotent bulk writes."""
+"""Ingestion use cases: validate partner records, write them idempotently, keep rollups honest."""

@@ -6,11 +6,11 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from service.domain import RecordStatus
-from service.errors import BatchTooLarge
-from service.ingest import codes
-from service.ingest.bulk import Candidate, Outcome
-from service.ingest.checks import RecordError, RecordInvalid
+from service.domain.errors import BatchTooLarge
+from service.domain.ingest import codes
+from service.domain.ingest.checks import RecordError, RecordInvalid
+from service.domain.model import RecordStatus
+from service.store.bulk import Candidate, Outcome
 
 Validator = Callable[[int, Mapping[str, Any]], Candidate]
 

@@ -2,7 +2,7 @@
 
 Each ``validate_*`` takes one record as a mapping with the GraphQL field names and returns its
 normalised content (the part that decides whether a resend is UNCHANGED), or raises
-:class:`~service.ingest.checks.RecordInvalid`.
+:class:`~service.domain.ingest.checks.RecordInvalid`.
 """
 
 from __future__ import annotations
@@ -11,9 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from service.domain import AnswerMetric, Channel, Component, Phase, values
-from service.ingest import codes
-from service.ingest.checks import (
+from service.domain.ingest import codes
+from service.domain.ingest.checks import (
     Limits,
     RecordInvalid,
     boolean,
@@ -28,6 +27,7 @@ from service.ingest.checks import (
     string_list,
     timestamp,
 )
+from service.domain.model import AnswerMetric, Channel, Component, Phase, values
 from service.store.fieldnames import encode_keys
 
 KEY_LENGTH = 128  # source, externalId, journey and stage keys, case ids

@@ -8,12 +8,12 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from service.domain import RecordStatus
-from service.errors import BadUserInput
-from service.ids import record_id
+from service.domain.errors import BadUserInput
+from service.domain.ids import record_id
+from service.domain.ingest.checks import Limits, RecordInvalid
+from service.domain.model import RecordStatus
+from service.domain.records import JourneyRecord
 from service.ingest.batch import check_size, prepare
-from service.ingest.bulk import Candidate, Outcome, WriteReport, content_hash, write_batch
-from service.ingest.checks import Limits, RecordInvalid
 from service.ingest.records import (
     JourneyStages,
     record_key,
@@ -25,12 +25,13 @@ from service.ingest.records import (
 from service.ingest.segment_cache import SegmentCache
 from service.settings import Settings
 from service.store import customers, erasure, journeys, rollups, tenants, write_intents
+from service.store.bulk import Candidate, Outcome, WriteReport, content_hash, write_batch
 from service.store.client import Doc, Mongo
 from service.store.erasure import Erased
 from service.store.indexes import CUSTOMERS, SURVEY_RESPONSES, TOUCHPOINTS
 from service.store.write_intents import WriteIntent
-from service.tenant_settings import TenantDirectory
-from service.version_feed import VersionFeed
+from service.tenancy.directory import TenantDirectory
+from service.tenancy.version_feed import VersionFeed
 
 
 @dataclass
@@ -61,16 +62,16 @@ class Ingestor:
             max_attributes_bytes=settings.max_attributes_bytes,
         )
 
-    async def define_journey(self, tenant: str, record: Mapping[str, Any]) -> Doc:
+    async def define_journey(self, tenant: str, record: Mapping[str, Any]) -> JourneyRecord:
         try:
             journey = validate_journey(record, self.limits)
         except RecordInvalid as invalid:
             e = invalid.error
             raise BadUserInput(e.message, reason=e.code, field=e.field) from None
-        doc, changed = await journeys.upsert(self.mongo, tenant, journey)
+        stored, changed = await journeys.upsert(self.mongo, tenant, journey)
         if changed:
             self._seen(tenant, await tenants.bump_data_version(self.mongo, tenant))
-        return doc
+        return stored
 
     async def upsert_customers(self, tenant: str, records: Sequence[Any]) -> BulkOutcome:
         check_size(records, self.settings.max_batch)
@@ -82,7 +83,7 @@ class Ingestor:
         candidates, rejected = prepare(records, validate)
         ids = [c.doc["_id"] for c in candidates]
         intent = await self._open(tenant, ids, days=[], customer_ids=ids, customers_written=True)
-        report = await write_batch(self.mongo[CUSTOMERS], candidates)
+        report = await write_batch(self.mongo, CUSTOMERS, candidates)
         version = await self._settle(
             tenant, intent, report, days=set(), stubs=report.promoted_stubs
         )
@@ -134,7 +135,7 @@ class Ingestor:
                 old = _days((d["submittedAt"] for d in previous if d.get("submittedAt")), tz)
                 await write_intents.add_days(self.mongo, intent, old)
 
-        report = await write_batch(self.mongo[collection], candidates, remember_old_days)
+        report = await write_batch(self.mongo, collection, candidates, remember_old_days)
         changed = _days(self._changed_times(candidates, report), tz) if responses else set()
         # A customer record may have landed between our read and our write: `stubs` also
         # gets its segments applied now.

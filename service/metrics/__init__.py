@@ -1,1 +1,1 @@
-"""CX metrics: formulas, statistics and the query planner."""
+"""CX metric use cases: compute, materialise, cache, check drift."""

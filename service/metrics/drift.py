@@ -13,10 +13,9 @@ from dataclasses import dataclass, field
 
 from service.metrics import rebuild
 from service.settings import Settings
-from service.store import rollups
-from service.store.client import Mongo, to_list
-from service.store.indexes import TENANTS
-from service.tenant_settings import TenantDirectory
+from service.store import rollups, tenants
+from service.store.client import Mongo
+from service.tenancy.directory import TenantDirectory
 
 log = logging.getLogger("cxgraph.drift")
 
@@ -65,8 +64,7 @@ class DriftMonitor:
         return self.stats
 
     async def _tenants(self) -> list[str]:
-        docs = await to_list(self.mongo[TENANTS].find({}, {"_id": 1}))
-        return sorted(str(d["_id"]) for d in docs)
+        return await tenants.all_ids(self.mongo)
 
 
 def _quiet(_: str) -> None:

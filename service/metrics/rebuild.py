@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from service.metrics.cells import Cell, CellFilter
+from service.domain.metrics.cells import Cell, CellFilter
 from service.store import rollups, survey_cells, tenants
 from service.store.client import Mongo
 from service.store.rollups import RollupDay

@@ -5,51 +5,32 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from service.cache_codec import Codec
-from service.domain import Dimension, MetricKind
-from service.errors import BadUserInput, CxError, NotFound
-from service.metrics import formulas, retention, support, survey
-from service.metrics.cells import CellFilter, GroupKey
-from service.metrics.formulas import Distribution, MetricValue, Sample
-from service.metrics.funnel import FunnelStep, funnel
-from service.metrics.query import (
+from service.cache.codec import Codec
+from service.domain.errors import BadUserInput, CxError, NotFound
+from service.domain.metrics import formulas, retention, support
+from service.domain.metrics.cells import CellFilter, GroupKey
+from service.domain.metrics.formulas import Distribution, MetricValue, Sample
+from service.domain.metrics.funnel import FunnelStep, funnel
+from service.domain.metrics.query import (
     CUSTOMER_KINDS,
     SURVEY_FAMILY,
     IncompatibleScales,
     MetricQuery,
     PeriodKey,
 )
-from service.metrics.significance import check_comparable, p_value
-from service.metrics.timeframe import Window
+from service.domain.metrics.results import Comparison, MetricResult
+from service.domain.metrics.significance import check_comparable, p_value
+from service.domain.metrics.timeframe import Window
+from service.domain.model import Dimension, MetricKind
+from service.metrics import survey
 from service.settings import Settings
-from service.store import cases, journeys, tenants, touchpoints
-from service.store.client import Mongo, aggregate, to_list
-from service.store.indexes import CUSTOMERS
-from service.tenant_settings import TenantDirectory
-from service.version_feed import VersionFeed
-
-
-@dataclass(frozen=True)
-class MetricResult:
-    value: MetricValue
-    definition: str
-    low_sample: bool
-    computed_at: datetime
-    data_version: int
-
-
-@dataclass(frozen=True)
-class Comparison:
-    a: MetricResult
-    b: MetricResult
-    difference: float | None
-    p_value: float | None
-    significant: bool | None
-
+from service.store import cases, customers, journeys, tenants, touchpoints
+from service.store.client import Mongo
+from service.tenancy.directory import TenantDirectory
+from service.tenancy.version_feed import VersionFeed
 
 Computed = dict[tuple[PeriodKey, GroupKey], MetricValue]
 
@@ -110,14 +91,7 @@ class MetricsService:
             return support.fcr(q, contacts, timedelta(days=self.settings.fcr_recontact_days))
         assert q.kind in CUSTOMER_KINDS
         retention.check_supported(q)
-        return retention.compute(q, await self._customers(tenant, q.filter))
-
-    async def _customers(self, tenant: str, flt: CellFilter) -> list[dict[str, Any]]:
-        query: dict[str, Any] = {"tenant": tenant, "stub": {"$ne": True}}
-        if flt.segments is not None:
-            query["segments"] = {"$in": sorted(flt.segments)}
-        projection = {"segments": 1, "signedUpAt": 1, "churnedAt": 1, "revenue": 1}
-        return await to_list(self.mongo[CUSTOMERS].find(query, projection))
+        return retention.compute(q, await customers.facts(self.mongo, tenant, q.filter.segments))
 
     @staticmethod
     def _result(value: MetricValue, version: int, at: datetime, min_sample: int) -> MetricResult:
@@ -207,7 +181,7 @@ class MetricsService:
         if journey is None:
             raise NotFound(f"unknown journey {journey_key!r}", reason="UNKNOWN_JOURNEY")
         version = await self.data_version(tenant, None)
-        stage_keys = [s["key"] for s in journey["stages"]]
+        stage_keys = [s.key for s in journey.stages]
 
         async def run() -> list[FunnelStep]:
             async with self.mongo.budget(f"journeyFunnel({journey_key})"):
@@ -226,12 +200,7 @@ class MetricsService:
         return steps
 
     async def segments(self, tenant: str) -> list[tuple[str, int]]:
-        rows = await aggregate(self.mongo[CUSTOMERS], [
-            {"$match": {"tenant": tenant, "stub": {"$ne": True}}},
-            {"$unwind": "$segments"},
-            {"$group": {"_id": "$segments", "n": {"$sum": 1}}},
-        ], timeout_s=self.mongo.query_timeout_s)  # fmt: skip
-        return sorted((r["_id"], r["n"]) for r in rows)
+        return await customers.segment_counts(self.mongo, tenant)
 
 
 def _operation(q: MetricQuery) -> str:

@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from service.metrics.cells import (
+from service.domain.metrics.cells import (
     Cell,
     CellKey,
     GroupKey,
@@ -14,8 +14,8 @@ from service.metrics.cells import (
     ScaledHistograms,
     group_cells,
 )
-from service.metrics.query import SURVEY_FAMILY, MetricQuery, PeriodKey, Source
-from service.metrics.timeframe import DayPart, Window, split_into_slots
+from service.domain.metrics.query import SURVEY_FAMILY, MetricQuery, PeriodKey, Source
+from service.domain.metrics.timeframe import DayPart, Window, split_into_slots
 from service.store import rollups, survey_cells
 from service.store.client import Mongo
 from service.store.rollups import RollupDay

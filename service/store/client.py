@@ -18,7 +18,7 @@ import pymongo
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError, ServerSelectionTimeoutError
 
-from service.errors import OperationTimeout
+from service.domain.errors import OperationTimeout
 from service.settings import MongoDriver, Settings
 
 Doc = dict[str, Any]

@@ -9,8 +9,10 @@ from typing import Any
 
 from pymongo.errors import BulkWriteError
 
-from service.ids import record_id
-from service.store.client import ID_CHUNK, Doc, Mongo, find_by_ids, to_list
+from service.domain.ids import record_id
+from service.domain.records import CustomerFacts, CustomerRecord
+from service.store import decode
+from service.store.client import ID_CHUNK, Doc, Mongo, aggregate, find_by_ids, to_list
 from service.store.indexes import CUSTOMERS, SURVEY_RESPONSES, TOUCHPOINTS
 
 DUPLICATE_KEY = 11000
@@ -82,11 +84,33 @@ async def apply_segments_to_pending(
     return changed
 
 
-async def get(mongo: Mongo, tenant: str, customer_id: str) -> Doc | None:
+async def get(mongo: Mongo, tenant: str, customer_id: str) -> CustomerRecord | None:
     doc: Doc | None = await mongo[CUSTOMERS].find_one({"_id": customer_id, "tenant": tenant})
-    return doc
+    return decode.customer(doc) if doc else None
 
 
-async def get_many(mongo: Mongo, tenant: str, ids: list[str]) -> dict[str, Doc]:
+async def get_many(mongo: Mongo, tenant: str, ids: list[str]) -> dict[str, CustomerRecord]:
     docs = await find_by_ids(mongo[CUSTOMERS], ids, None, tenant=tenant)
-    return {d["_id"]: d for d in docs}
+    return {d["_id"]: decode.customer(d) for d in docs}
+
+
+async def facts(mongo: Mongo, tenant: str, segments: frozenset[str] | None) -> list[CustomerFacts]:
+    """What the customer metrics read of every known (non-stub) customer in ``segments``."""
+    query: Doc = {"tenant": tenant, "stub": {"$ne": True}}
+    if segments is not None:
+        query["segments"] = {"$in": sorted(segments)}
+    projection = {"segments": 1, "signedUpAt": 1, "churnedAt": 1, "revenue": 1}
+    docs = await to_list(mongo[CUSTOMERS].find(query, projection))
+    return [CustomerFacts(segments=tuple(d.get("segments") or ()),
+                          signed_up_at=d.get("signedUpAt"), churned_at=d.get("churnedAt"),
+                          revenue=d.get("revenue")) for d in docs]  # fmt: skip
+
+
+async def segment_counts(mongo: Mongo, tenant: str) -> list[tuple[str, int]]:
+    """Each segment with its number of known customers, by segment."""
+    rows = await aggregate(mongo[CUSTOMERS], [
+        {"$match": {"tenant": tenant, "stub": {"$ne": True}}},
+        {"$unwind": "$segments"},
+        {"$group": {"_id": "$segments", "n": {"$sum": 1}}},
+    ], timeout_s=mongo.query_timeout_s)  # fmt: skip
+    return sorted((r["_id"], r["n"]) for r in rows)

@@ -93,3 +93,18 @@ class DatabaseWatch:
         finally:
             state["done"] = True
             watcher.cancel()
+
+
+def answers(uri: str, timeout_ms: int = 2000) -> bool:
+    """Whether a server at ``uri`` answers a ping (a blocking check, for the admin commands)."""
+    from pymongo import MongoClient
+    from pymongo.errors import PyMongoError
+
+    client: MongoClient[dict[str, object]] = MongoClient(uri, serverSelectionTimeoutMS=timeout_ms)
+    try:
+        client.admin.command("ping")
+    except PyMongoError:
+        return False
+    finally:
+        client.close()
+    return True

@@ -15,21 +15,16 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from service.errors import BadUserInput
+from service.domain.errors import BadUserInput
+from service.domain.records import Page
 from service.store.client import Doc, aggregate
 from service.store.slices import read_in_slices
 
-
-@dataclass(frozen=True)
-class Page:
-    rows: list[Doc]
-    cursors: list[str]
-    has_next: bool
-    has_previous: bool
+Row = TypeVar("Row")
 
 
 def _encode(sort_value: Any, doc_id: str) -> str:
@@ -129,11 +124,12 @@ async def paginate(
     sort_field: str,
     first: int,
     after: str | None,
+    to_row: Callable[[Doc], Row],
     *,
     residual: Doc | None = None,
     descending: bool = False,
     in_slices: bool = False,
-) -> Page:
+) -> Page[Row]:
     """One page; ``in_slices`` reads a time-ordered range slice by slice (service/store/
     slices.py), for ranges that may hold far more rows than a page."""
     if in_slices and sort_field != "_id":
@@ -147,4 +143,5 @@ async def paginate(
     has_next = len(rows) > first
     rows = rows[:first]
     cursors = [_encode(r.get(sort_field), r["_id"]) for r in rows]
-    return Page(rows=rows, cursors=cursors, has_next=has_next, has_previous=after is not None)
+    return Page(rows=[to_row(r) for r in rows], cursors=cursors, has_next=has_next,
+                has_previous=after is not None)  # fmt: skip

@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from service.metrics.cells import Cell, CellKey
+from service.domain.metrics.cells import Cell, CellKey
 
 FORMAT_VERSION = 2  # bump when pack()'s layout or what a cell holds changes (2: slots)
 MAX_DENSE_WIDTH = 1000  # wider integer scales are stored sparse

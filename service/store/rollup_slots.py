@@ -16,7 +16,7 @@ from array import array
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from service.metrics.cells import Cell, CellKey
+from service.domain.metrics.cells import Cell, CellKey
 from service.store.rollup_format import dense
 
 _HEADER = struct.Struct("<III")  # slots + 1, entries, bytes of the sparse table

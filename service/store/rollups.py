@@ -30,8 +30,8 @@ from bson import Binary
 from pymongo import DeleteMany, UpdateMany
 from pymongo.errors import BulkWriteError
 
-from service.metrics.cells import Cell, CellKey
-from service.metrics.timeframe import Window, day_start, slot_count
+from service.domain.metrics.cells import Cell, CellKey
+from service.domain.metrics.timeframe import Window, day_start, slot_count
 from service.store import rollup_format, rollup_slots, survey_cells
 from service.store.client import Doc, Mongo, aggregate, to_list
 from service.store.indexes import METRIC_ROLLUPS as ROLLUPS

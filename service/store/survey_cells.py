@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 
 import pymongo
 
-from service.metrics.cells import RESPONSE, Cell, CellFilter, CellKey
-from service.metrics.timeframe import Window, slot_of
+from service.domain.metrics.cells import RESPONSE, Cell, CellFilter, CellKey
+from service.domain.metrics.timeframe import Window, slot_of
 from service.store.client import Doc, Mongo, aggregate, to_list
 from service.store.indexes import SURVEY_RESPONSES
 

@@ -77,3 +77,9 @@ async def set_settings(mongo: Mongo, tenant: str, values: dict[str, object]) -> 
             {"_id": tenant}, {"$set": {f"settings.{k}": v for k, v in values.items()}},
             upsert=True,
         )  # fmt: skip
+
+
+async def all_ids(mongo: Mongo) -> list[str]:
+    """Every tenant that has a tenant document, sorted."""
+    docs = await mongo[TENANTS].find({}, {"_id": 1}).to_list(None)
+    return sorted(str(d["_id"]) for d in docs)

@@ -8,8 +8,9 @@ any other shape (docs/adr/0013).
 
 from __future__ import annotations
 
-from service.metrics.cells import CellFilter
-from service.metrics.timeframe import Window
+from service.domain.metrics.cells import CellFilter
+from service.domain.metrics.timeframe import Window
+from service.domain.records import Visit
 from service.store.client import Doc, Mongo, aggregate
 from service.store.indexes import TOUCHPOINTS
 
@@ -58,8 +59,8 @@ def visits_pipeline(tenant: str, journey: str, window: Window, flt: CellFilter) 
 
 async def cohort_visits(
     mongo: Mongo, tenant: str, journey: str, first_stage: str, window: Window, flt: CellFilter
-) -> list[Doc]:
-    """The visits ``{c, s, t}`` (customer, stage, time), oldest first, from the window's start
+) -> list[Visit]:
+    """The visits (customer, stage, time), oldest first, from the window's start
     on, of the customers whose first visit ever to ``first_stage`` is in the window."""
     entries = await aggregate(mongo[TOUCHPOINTS],
                               entries_pipeline(tenant, journey, first_stage, window, flt),
@@ -71,4 +72,4 @@ async def cohort_visits(
     cohort = {e["_id"] for e in entries}
     visits = await aggregate(mongo[TOUCHPOINTS], visits_pipeline(tenant, journey, window, flt),
                              timeout_s=mongo.query_timeout_s)  # fmt: skip
-    return [v for v in visits if v["c"] in cohort]
+    return [Visit(customer=v["c"], stage=v["s"], at=v["t"]) for v in visits if v["c"] in cohort]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from service.observability import Observability
+from service.http.observability import Observability
 from service.settings import Settings
 from service.store.indexes import INDEXES
 from tests.deploy.dockerfile import ROOT

@@ -63,7 +63,7 @@ def serve(mongo_uri: str, db: str, log_dir: Path, **env: str) -> Iterator[Server
                "CX_RESPONSE_CACHE_ENTRIES": "0", **env}  # fmt: skip
     log_path = log_dir / f"server-{port}.log"
     with log_path.open("wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "service.cli", "serve"], cwd=ROOT,
+        proc = subprocess.Popen([sys.executable, "-m", "service.cli.main", "serve"], cwd=ROOT,
                                 env=environ, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
         server = Server(proc, port, log_path)
         try:
@@ -80,7 +80,7 @@ def create_key(mongo_uri: str, db: str, tenant: str = "default") -> str:
     environ = {**os.environ, "CX_MONGO_URI": mongo_uri, "CX_MONGO_DB": db}
     scopes = ["--scope", "metrics:read", "--scope", "data:read", "--scope", "data:write",
               "--scope", "admin"]  # fmt: skip
-    out = subprocess.run([sys.executable, "-m", "service.cli", "keys", "create", "--tenant",
+    out = subprocess.run([sys.executable, "-m", "service.cli.main", "keys", "create", "--tenant",
                           tenant, *scopes], cwd=ROOT, env=environ, check=True,
                          capture_output=True, text=True, timeout=60)  # fmt: skip
     return out.stdout.strip().splitlines()[-1]

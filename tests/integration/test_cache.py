@@ -20,8 +20,8 @@ import pytest
 import redis.asyncio as aioredis
 from starlette.applications import Starlette
 
-from service.app import create_app
-from service.cache import MetricCache, RawBytes, build_backend
+from service.cache.metric_cache import MetricCache, RawBytes, build_backend
+from service.http.app import create_app
 from service.metrics.service import MetricsService
 from service.settings import Settings
 from tests.conftest import http_client, make_settings, serving

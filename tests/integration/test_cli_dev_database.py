@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from service import dev_database
+from devtools import dev_database
+from service.cli import admin
 from service.settings import Settings, get_settings
 from tests.conftest import run_cli
 
@@ -79,12 +80,12 @@ async def test_a_stale_record_is_reported(
 def test_cxgraph_dev_records_its_database_and_removes_the_record_on_exit(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CX_")}
     env.update(CX_DATA_DIR=str(tmp_path / "data"), CX_MONGO_DB="cxtest_dev", CX_LOG_LEVEL="error")
-    cxgraph = [sys.executable, "-m", "service.cli"]
+    cxgraph = [sys.executable, "-m", "service.cli.main"]
     dev = subprocess.Popen([*cxgraph, "dev", "--no-demo", "--port", str(_free_port())], env=env,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     try:
         deadline = time.monotonic() + 60
-        while dev_database.recorded(tmp_path / "data") is None:
+        while admin.recorded(tmp_path / "data") is None:
             assert dev.poll() is None and time.monotonic() < deadline, "cxgraph dev did not start"
             time.sleep(0.2)
 
@@ -97,4 +98,4 @@ def test_cxgraph_dev_records_its_database_and_removes_the_record_on_exit(tmp_pat
     finally:
         dev.send_signal(signal.SIGINT)
         dev.wait(timeout=60)
-    assert dev_database.recorded(tmp_path / "data") is None
+    assert admin.recorded(tmp_path / "data") is None

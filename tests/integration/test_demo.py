@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from starlette.applications import Starlette
 
-from service.demo import DemoData, generate, is_empty, load_demo
-from service.domain import AnswerMetric, Channel, Component, Phase
+from devtools.demo import DemoData, generate, is_empty, load_demo
+from service.domain.model import AnswerMetric, Channel, Component, Phase
 from service.settings import Settings
 from service.store import rollups
 

@@ -33,7 +33,7 @@ from schema.inputs import (
     SurveyResponseInput,
     TouchpointInput,
 )
-from service.ids import record_id
+from service.domain.ids import record_id
 from tests.graphql import SUBMIT_RESPONSES, gql, gql_ok
 from tests.integration.builders import SOURCE, customer, define_journey, upsert_customers
 

@@ -19,7 +19,7 @@ import httpx
 import pymongo
 import pytest
 
-from service.embedded import EmbeddedMongo
+from devtools.embedded import EmbeddedMongo
 from tests.graphql import SUBMIT_RESPONSES
 from tests.integration.builders import response
 from tests.integration.processes import Server, create_key, free_port, serve

@@ -161,7 +161,7 @@ def test_sigterm_during_load_loses_nothing(mongo_uri: str, database: str, tmp_pa
     assert stored == Counter(expected)
 
     env = {**os.environ, "CX_MONGO_URI": mongo_uri, "CX_MONGO_DB": database}
-    command = [sys.executable, "-m", "service.cli", "rollups", "rebuild", "--check"]
+    command = [sys.executable, "-m", "service.cli.main", "rollups", "rebuild", "--check"]
     check = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
                            timeout=120)  # fmt: skip
     assert check.returncode == 0, check.stdout + check.stderr

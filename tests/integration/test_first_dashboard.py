@@ -13,8 +13,8 @@ import httpx
 import pandas as pd
 import pytest
 
-from service.app import create_app
-from service.embedded import EmbeddedMongo
+from devtools.embedded import EmbeddedMongo
+from service.http.app import create_app
 from tests.conftest import http_client, make_settings, serving
 from tests.graphql import gql
 from tests.integration.builders import answer, define_journey, response, submit_responses

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import strategies as gql_st
 
-from service.app import export_sdl
+from service.http.app import export_sdl
 from tests.integration.test_shutdown import free_port, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,13 +49,13 @@ def served(mongo_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     env = {**os.environ, "CX_MONGO_URI": mongo_uri, "CX_MONGO_DB": db, "CX_PORT": str(port),
            "CX_RATE_LIMIT_PER_MINUTE": "0", "CX_LOG_LEVEL": "warning"}  # fmt: skip
     created = subprocess.run(
-        [sys.executable, "-m", "service.cli", "keys", "create", "--tenant", "fuzz",
+        [sys.executable, "-m", "service.cli.main", "keys", "create", "--tenant", "fuzz",
          "--scope", "admin"], cwd=ROOT, env=env, capture_output=True, text=True, check=True,
         timeout=60,
     )  # fmt: skip
     key = created.stdout.strip().splitlines()[-1]
     log = (tmp_path_factory.mktemp("fuzz") / "server.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "service.cli", "serve"], cwd=ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "service.cli.main", "serve"], cwd=ROOT, env=env,
                             stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
     try:
         wait_ready(f"http://127.0.0.1:{port}", proc)

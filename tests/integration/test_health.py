@@ -7,8 +7,8 @@ from pathlib import Path
 
 import httpx
 
-from service.app import create_app
-from service.embedded import EmbeddedMongo
+from devtools.embedded import EmbeddedMongo
+from service.http.app import create_app
 from tests.conftest import make_settings
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from service.ids import record_id
+from service.domain.ids import record_id
 from tests.graphql import UPSERT_CUSTOMERS, gql_ok
 from tests.integration.builders import (
     SOURCE,

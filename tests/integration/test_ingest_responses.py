@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from service.ids import record_id
+from service.domain.ids import record_id
 from tests.graphql import SUBMIT_RESPONSES, gql_ok
 from tests.integration.builders import (
     SOURCE,

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from starlette.applications import Starlette
 
-from service.domain import RecordStatus
-from service.ingest import bulk
-from service.ingest.bulk import Candidate, write_batch
+from service.domain.model import RecordStatus
+from service.store import bulk
+from service.store.bulk import Candidate, write_batch
 
 FIXED = uuid.UUID("00000000-0000-4000-8000-000000000001")
 
@@ -32,7 +32,7 @@ async def test_a_retried_insert_meets_its_own_documents_and_says_inserted(
     landed = [{**c.doc, "writeId": FIXED.hex} for c in _candidates()[:2]]
     await collection.insert_many(landed)
 
-    report = await write_batch(collection, _candidates())
+    report = await write_batch(app.state.cx.mongo, "customers", _candidates())
 
     assert [report.outcomes[i].status for i in range(3)] == [RecordStatus.INSERTED] * 3
     assert await collection.count_documents({}) == 3
@@ -42,6 +42,6 @@ async def test_a_record_stored_by_another_write_is_unchanged(app: Starlette) -> 
     collection: Any = app.state.cx.mongo["customers"]
     await collection.insert_one({**_candidates()[0].doc, "writeId": "someone-else"})
 
-    report = await write_batch(collection, _candidates()[:1])
+    report = await write_batch(app.state.cx.mongo, "customers", _candidates()[:1])
 
     assert report.outcomes[0].status is RecordStatus.UNCHANGED

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from service.ids import record_id
+from service.domain.ids import record_id
 from tests.graphql import RECORD_TOUCHPOINTS, gql_ok
 from tests.integration.builders import (
     SOURCE,

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from service.keys_cli import dev_key_path, ensure_dev_key
+from devtools.dev_key import dev_key_path, ensure_dev_key
 from tests.conftest import run_cli
 
 

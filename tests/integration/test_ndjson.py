@@ -12,8 +12,8 @@ import pytest
 from pymongo.errors import ServerSelectionTimeoutError
 from starlette.applications import Starlette
 
-from service.ids import record_id
-from service.ingest import ndjson
+from service.domain.ids import record_id
+from service.http import ndjson
 from tests.conftest import api_key
 from tests.integration.builders import (
     SOURCE,

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from service.observability import MAX_OPERATION_NAMES, Observability, RefusalCounter
+from service.http.observability import MAX_OPERATION_NAMES, Observability, RefusalCounter
 from tests.graphql import gql, gql_ok
 from tests.integration.builders import customer, upsert_customers
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from service.metrics.cells import CellFilter
-from service.metrics.timeframe import Window
-from service.reader import RecordFilter, record_query
+from service.domain.metrics.cells import CellFilter
+from service.domain.metrics.timeframe import Window
+from service.reading.reader import RecordFilter, record_query
 from service.store.indexes import CUSTOMERS, SURVEY_RESPONSES, TOUCHPOINTS
 from service.store.pagination import page_pipeline
 from service.store.touchpoints import entries_pipeline, visits_pipeline

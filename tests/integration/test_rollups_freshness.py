@@ -1,7 +1,7 @@
 """Rollups are never stale: writes, resends, updates, late customers, races, rebuild --check.
 
 Through GraphQL with ``source: AUTO`` (rollups for whole days plus raw edges) and, for the
-race and the command, straight at ``service.store.rollups`` and ``service.cli``. The tenant's
+race and the command, straight at ``service.store.rollups`` and ``service.cli.main``. The tenant's
 timezone is UTC, so rollup days are UTC dates.
 """
 
@@ -17,10 +17,10 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from service.domain import MetricKind
-from service.metrics.cells import CellFilter
-from service.metrics.query import MetricQuery, Source
-from service.metrics.timeframe import Window
+from service.domain.metrics.cells import CellFilter
+from service.domain.metrics.query import MetricQuery, Source
+from service.domain.metrics.timeframe import Window
+from service.domain.model import MetricKind
 from service.store import rollups
 from tests.conftest import run_cli
 from tests.graphql import gql_ok

@@ -21,13 +21,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from service.app import create_app
-from service.domain import Dimension, Granularity, MetricKind, RecordStatus
-from service.errors import CxError
-from service.metrics.cells import CellFilter
-from service.metrics.query import SURVEY_FAMILY, IncompatibleScales, MetricQuery, Source
+from service.domain.errors import CxError
+from service.domain.metrics.cells import CellFilter
+from service.domain.metrics.query import SURVEY_FAMILY, IncompatibleScales, MetricQuery, Source
+from service.domain.metrics.timeframe import Window, day_start, periods, split_into_days
+from service.domain.model import Dimension, Granularity, MetricKind, RecordStatus
+from service.http.app import create_app
 from service.metrics.service import Computed, MetricsService
-from service.metrics.timeframe import Window, day_start, periods, split_into_days
 from service.store import rollups
 from tests.conftest import make_settings
 from tests.integration.builders import SOURCE

@@ -50,7 +50,7 @@ def server(mongo_uri: str, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[by
            "CX_SHUTDOWN_DELAY_S": str(DELAY_S), "CX_SHUTDOWN_GRACE_S": "20",
            "CX_CACHE_BACKEND": "memory", "CX_AUTH": "disabled"}  # fmt: skip
     log = (tmp_path / "server.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "service.cli", "serve"], cwd=ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "service.cli.main", "serve"], cwd=ROOT, env=env,
                             stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
     try:
         wait_ready(f"http://127.0.0.1:{port}", proc)

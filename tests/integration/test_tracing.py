@@ -14,9 +14,9 @@ import pytest
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from service.app import create_app
+from service.http.app import create_app
+from service.http.tracing import Tracing
 from service.settings import Settings
-from service.tracing import Tracing
 from tests.conftest import http_client, make_settings
 from tests.deploy.test_k8s import CLOSE_ALLOWANCE_S
 from tests.graphql import gql_ok
@@ -103,7 +103,7 @@ def test_without_the_endpoint_tracing_is_neither_imported_nor_needed(mongo_uri: 
 
         sys.meta_path.insert(0, NoOtel())
         import httpx
-        from service.app import create_app
+        from service.http.app import create_app
         from service.settings import Settings
 
         async def main():
@@ -117,8 +117,9 @@ def test_without_the_endpoint_tracing_is_neither_imported_nor_needed(mongo_uri: 
                     assert r.json()["data"] == {{"journeys": []}}, r.text
                 await app.state.cx.mongo.client.drop_database("cxtest_notrace")
         asyncio.run(main())
+        tracing = "service.http.tracing"
         print(json.dumps(sorted(m for m in sys.modules
-                                if m.split(".")[0] == "opentelemetry" or m == "service.tracing")))
+                                if m.split(".")[0] == "opentelemetry" or m == tracing)))
     """)
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": "."}
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,

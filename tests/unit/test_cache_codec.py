@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from service.cache_codec import Codec, Undecodable
-from service.domain import MetricKind
-from service.metrics.formulas import Distribution, MetricValue, Sample
-from service.metrics.funnel import FunnelStep
+from service.cache.codec import Codec, Undecodable
+from service.domain.metrics.formulas import Distribution, MetricValue, Sample
+from service.domain.metrics.funnel import FunnelStep
+from service.domain.model import MetricKind
 from service.metrics.service import MetricResult, cache_codec
 
 AT = datetime(2026, 3, 1, 10, 30, tzinfo=UTC)

@@ -6,8 +6,7 @@ from collections import Counter
 
 import pytest
 
-from service.domain import Dimension
-from service.metrics.cells import (
+from service.domain.metrics.cells import (
     Cell,
     CellFilter,
     CellKey,
@@ -15,6 +14,7 @@ from service.metrics.cells import (
     group_cells,
     group_keys,
 )
+from service.domain.model import Dimension
 
 SEG, JOUR, STAGE, CHAN, COMP = (
     Dimension.SEGMENT,

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from service.ingest import codes
-from service.ingest.checks import RecordInvalid, integer, number, string, timestamp
+from service.domain.ingest import codes
+from service.domain.ingest.checks import RecordInvalid, integer, number, string, timestamp
 
 
 @pytest.mark.parametrize("value", [1e400, float("nan"), float("-inf"), 2.5, "3", True, None])

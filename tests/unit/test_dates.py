@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from service.dates import impossible_date
-from service.ingest import codes
-from service.ingest.checks import RecordInvalid, timestamp
+from service.domain.dates import impossible_date
+from service.domain.ingest import codes
+from service.domain.ingest.checks import RecordInvalid, timestamp
 
 
 @pytest.mark.parametrize(

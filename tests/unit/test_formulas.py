@@ -15,10 +15,10 @@ from collections import Counter
 import pytest
 from scipy import stats as scipy_stats
 
-from service.domain import MetricKind
-from service.metrics import formulas
-from service.metrics.formulas import Distribution, MetricValue, Sample
-from service.metrics.query import ScaleTooShort
+from service.domain.metrics import formulas
+from service.domain.metrics.formulas import Distribution, MetricValue, Sample
+from service.domain.metrics.query import ScaleTooShort
+from service.domain.model import MetricKind
 
 K = MetricKind
 Z = statistics.NormalDist().inv_cdf(0.975)

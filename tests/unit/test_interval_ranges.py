@@ -11,8 +11,8 @@ from collections import Counter
 import pytest
 from scipy import stats as scipy_stats
 
-from service.domain import MetricKind
-from service.metrics import formulas
+from service.domain.metrics import formulas
+from service.domain.model import MetricKind
 
 K = MetricKind
 SCALES = [(0, 10), (1, 5), (1, 7), (0, 4), (1, 10)]

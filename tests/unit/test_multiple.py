@@ -13,10 +13,10 @@ from collections import Counter
 import pytest
 from scipy import stats as scipy_stats
 
-from service.domain import MetricKind
-from service.metrics import formulas, multiple
-from service.metrics.multiple import Adjustment, Outcome, Withheld
-from service.metrics.significance import p_value
+from service.domain.metrics import formulas, multiple
+from service.domain.metrics.multiple import Adjustment, Outcome, Withheld
+from service.domain.metrics.significance import p_value
+from service.domain.model import MetricKind
 
 
 def holm(ps: list[float]) -> list[float]:

@@ -13,10 +13,10 @@ from collections.abc import Iterator
 import pytest
 from scipy.stats import multinomial
 
-from service.domain import MetricKind
-from service.metrics import formulas
-from service.metrics.formulas import MetricValue
-from service.metrics.significance import p_value
+from service.domain.metrics import formulas
+from service.domain.metrics.formulas import MetricValue
+from service.domain.metrics.significance import p_value
+from service.domain.model import MetricKind
 
 # (share of promoters, share of detractors) for true NPS 0, 50 and 80
 COMPOSITIONS = {

@@ -12,9 +12,8 @@ from zoneinfo import ZoneInfo
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.metrics import survey
-from service.metrics.cells import Cell, CellFilter, CellKey, PackedGrouper, group_cells
-from service.metrics.timeframe import (
+from service.domain.metrics.cells import Cell, CellFilter, CellKey, PackedGrouper, group_cells
+from service.domain.metrics.timeframe import (
     SLOT,
     DayPart,
     SlotSplit,
@@ -24,6 +23,7 @@ from service.metrics.timeframe import (
     slot_of,
     split_into_slots,
 )
+from service.metrics import survey
 from service.store import rollup_format, rollup_slots
 from service.store.rollups import RollupDay
 

@@ -1,4 +1,4 @@
-"""service.metrics.stats against scipy: every function, over grids and random inputs."""
+"""service.domain.metrics.stats against scipy: every function, over grids and random inputs."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from scipy import special
 from scipy import stats as sps
 
-from service.metrics import stats
+from service.domain.metrics import stats
 
 
 def close(expected: float) -> object:

@@ -8,9 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from service.domain import Granularity
-from service.errors import BadUserInput
-from service.metrics.timeframe import (
+from service.domain.errors import BadUserInput
+from service.domain.metrics.timeframe import (
     Period,
     Split,
     Window,
@@ -21,6 +20,7 @@ from service.metrics.timeframe import (
     window,
     zone,
 )
+from service.domain.model import Granularity
 
 TEHRAN = ZoneInfo("Asia/Tehran")
 NEW_YORK = ZoneInfo("America/New_York")

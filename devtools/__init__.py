@@ -1,0 +1,1 @@
+"""Development tools: the embedded database, the demo data set, `cxgraph dev`. Not in the image."""

@@ -1,0 +1,1 @@
+"""The metric cache (aiocache, memory or Redis) and its JSON codec."""

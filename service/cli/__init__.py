@@ -1,0 +1,1 @@
+"""The `cxgraph` command: serve and the admin commands."""

@@ -1,0 +1,1 @@
+"""Checks of partner records: pure validation helpers and their error codes."""

@@ -1,0 +1,1 @@
+"""CX metrics as pure functions: cells, formulas, statistics, periods, query values."""

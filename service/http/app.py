@@ -1,0 +1,291 @@
+"""Composition root: settings -> database -> services -> schema -> Starlette routes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from strawberry.asgi import GraphQL
+from strawberry.extensions import SchemaExtension
+from strawberry.http import GraphQLHTTPResponse, process_result
+from strawberry.types import ExecutionResult
+
+from resolvers.context import RequestContext
+from resolvers.errors import timed_out, with_code
+from resolvers.schema import build_schema
+from service.auth.authenticator import Authenticator
+from service.cache.metric_cache import BoundedMemoryCache, MetricCache, build_backend
+from service.domain.principal import CredentialKind, Principal
+from service.http.background import every
+from service.http.db_guard import DatabaseGuard
+from service.http.edge import Edge
+from service.http.graphiql import ASSETS_DIR, ASSETS_PATH, graphiql_html
+from service.http.health import livez, prometheus_metrics, readyz
+from service.http.ndjson import ingest_ndjson
+from service.http.observability import (
+    CountingIngestor,
+    MongoCommandMetrics,
+    Observability,
+    OperationMetrics,
+    RefusalCounter,
+)
+from service.http.persisted_queries import PersistedQueries
+from service.http.rate_limits import RateLimiter
+from service.http.response_cache import ResponseCache, ResponseCacheStats
+from service.http.shutdown import Lifecycle
+from service.ingest.service import Ingestor
+from service.metrics.drift import DriftMonitor
+from service.metrics.service import MetricsService, answer_params, cache_codec
+from service.reading.reader import Reader
+from service.settings import Settings, get_settings
+from service.store.client import PING_TIMEOUT_S, Mongo, connect
+from service.store.indexes import ensure_indexes
+from service.store.liveness import DatabaseWatch
+from service.tenancy.directory import TenantDirectory
+from service.tenancy.version_feed import VersionFeed
+
+if TYPE_CHECKING:
+    from service.http.tracing import Tracing
+
+log = logging.getLogger("cxgraph")
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    mongo: Mongo
+    reader: Reader
+    ingestor: Ingestor
+    metrics: MetricsService
+    cache: MetricCache
+    drift: DriftMonitor
+    authenticator: Authenticator
+    rate_limiter: RateLimiter
+    tenants: TenantDirectory
+    versions: VersionFeed
+    response_store: BoundedMemoryCache
+    watch: DatabaseWatch
+    response_stats: ResponseCacheStats = field(default_factory=ResponseCacheStats)
+    indexes_ready: bool = False
+    background: set[asyncio.Task[None]] = field(default_factory=set)
+
+
+class CxGraphQL(GraphQL[RequestContext, None]):
+    @property
+    def graphql_ide_html(self) -> str:
+        return graphiql_html()  # its assets are served by this app, never by a CDN
+
+    async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
+        _note_outcome(request, result)
+        if result.errors:
+            answers = False
+            if any(timed_out(e) for e in result.errors):
+                answers = await request.app.state.cx.mongo.ping(PING_TIMEOUT_S)
+            settings = request.app.state.cx.settings
+            request_id = getattr(request.state, "request_id", None)
+            result.errors = [with_code(e, answers, request_id, settings.production)
+                             for e in result.errors]  # fmt: skip
+        return process_result(result)
+
+    async def get_context(self, request: Any, response: Any) -> RequestContext:
+        state: AppState = request.app.state.cx
+        # Built by the edge (service/http/edge.py). The GraphiQL page alone passes the edge without
+        # a credential, and Strawberry builds a context before rendering it: no scope at all.
+        principal: Principal = getattr(request.state, "principal", None) or Principal(
+            credential_id="graphiql-page", tenant=state.settings.default_tenant,
+            scopes=frozenset(), kind=CredentialKind.ANONYMOUS,
+        )  # fmt: skip
+        tenant_settings = await state.tenants.get(principal.tenant)
+        context = RequestContext(
+            tenant=principal.tenant,
+            principal=principal,
+            request_id=request.state.request_id,
+            settings=tenant_settings.applied_to(state.settings),  # the tenant's own view
+            reader=state.reader,
+            ingestor=state.ingestor,
+            metrics=state.metrics,
+            rate_limiter=state.rate_limiter,
+            request=request,
+            response=response,
+        )
+        request.state.cx_context = context
+        return context
+
+
+def _cors(settings: Settings) -> list[Middleware]:
+    """Off unless CX_CORS_ORIGINS lists the origins a browser may call from."""
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    if not origins:
+        return []
+    return [Middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
+                       allow_headers=["authorization", "content-type", "x-api-key",
+                                      "x-request-id", "x-cx-dry-run"],
+                       expose_headers=["x-request-id", "retry-after"])]  # fmt: skip
+
+
+def _note_outcome(request: Any, result: ExecutionResult) -> None:
+    """What the access log line says of a GraphQL request (service/http/edge.py)."""
+    state = request.scope.setdefault("state", {})
+    context = getattr(request.state, "cx_context", None)
+    state["cost"] = getattr(context, "cost", None)
+    state["operation"] = getattr(context, "operation_name", None)
+    codes = sorted({str((e.extensions or {}).get("code", "INTERNAL_SERVER_ERROR"))
+                    for e in result.errors or []})  # fmt: skip
+    state["outcome"] = "ok" if not codes else ",".join(codes)
+
+
+async def _ensure_indexes_until_done(state: AppState) -> None:
+    """A database that is down at start-up must not stop the pod: keep trying, stay unready."""
+    delay = 0.5
+    while True:
+        try:
+            await ensure_indexes(state.mongo)
+        except Exception as exc:
+            log.warning("creating indexes failed (%s); retrying in %.1fs", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+        else:
+            state.indexes_ready = True
+            return
+
+
+def _spawn(state: AppState, job: Any) -> None:
+    task = asyncio.create_task(job)
+    state.background.add(task)
+    task.add_done_callback(state.background.discard)
+
+
+def _start_maintenance(state: AppState) -> None:
+    """Recovery of writes whose process died, and the optional sampled drift check."""
+    settings = state.settings
+    after = timedelta(seconds=settings.write_recovery_after_s)
+    _spawn(state, every(settings.write_recovery_after_s / 2, "write recovery",
+                        lambda: state.ingestor.recover_abandoned(after)))  # fmt: skip
+    if settings.drift_check_interval_s > 0:
+        _spawn(state, every(settings.drift_check_interval_s, "rollup drift check",
+                            state.drift.run_once))  # fmt: skip
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    lifecycle: Lifecycle | None = None,
+    tracing: Tracing | None = None,
+) -> Starlette:
+    """The app. ``lifecycle`` is shared with the server that drains it on SIGTERM;
+    ``tracing`` overrides the one CX_OTEL_ENDPOINT would build (tests use an in-memory one)."""
+    settings = settings or get_settings()
+    lifecycle = lifecycle or Lifecycle()
+    observability = Observability()
+    if tracing is None and settings.otel_endpoint:
+        from service.http.tracing import Tracing  # the `otel` extra, imported only when asked for
+
+        tracing = Tracing.otlp(settings.otel_endpoint)
+    listeners: list[Any] = [MongoCommandMetrics(observability)]
+    if tracing is not None:
+        listeners.append(tracing.mongo_listener())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        mongo = connect(settings, event_listeners=listeners)
+        cache = MetricCache(
+            build_backend(settings), settings.cache_ttl_s, cache_codec(), answer_params(settings)
+        )
+        if tracing is not None:  # after MetricCache has hooked its stats into the backend
+            cache.backend = tracing.traced_cache(cache.backend)
+        tenant_dir = TenantDirectory(mongo, settings)
+        versions = VersionFeed(mongo, settings.version_staleness_ms)  # one per replica
+        state = AppState(
+            settings=settings,
+            mongo=mongo,
+            reader=Reader(mongo, settings),
+            ingestor=CountingIngestor(
+                mongo, settings, tenant_dir, versions, observability=observability
+            ),
+            metrics=MetricsService(mongo, settings, cache, tenant_dir, versions),
+            tenants=tenant_dir,
+            versions=versions,
+            response_store=BoundedMemoryCache(max(settings.response_cache_entries, 1)),
+            cache=cache,
+            drift=DriftMonitor(mongo, settings, tenants=tenant_dir),
+            authenticator=Authenticator(mongo, settings),
+            rate_limiter=RateLimiter(settings),
+            # A client of its own: the ping never queues behind the requests' connections.
+            watch=DatabaseWatch(
+                connect(settings, max_pool_size=2, appname="cxgraph-watch"),
+                settings.mongo_server_selection_timeout_s,
+            ),
+        )
+        app.state.cx = state
+        try:
+            await ensure_indexes(mongo)
+            state.indexes_ready = True
+        except Exception as exc:
+            log.warning("database not ready at start-up (%s); will keep trying", exc)
+            _spawn(state, _ensure_indexes_until_done(state))
+        _start_maintenance(state)
+        try:
+            yield
+        finally:
+            # In-flight requests are done (uvicorn waited for them): now close the clients.
+            for task in list(state.background):
+                task.cancel()
+            try:
+                await cache.close()
+                await state.rate_limiter.close()
+            finally:
+                await state.watch.mongo.close()
+                await mongo.close()
+                if tracing is not None:
+                    tracing.shutdown()
+
+    extensions: list[type[SchemaExtension]] = [OperationMetrics]
+    if tracing is not None:
+        extensions.append(tracing.schema_extension())
+    graphql_app = CxGraphQL(
+        build_schema(extensions, production=settings.production),
+        graphql_ide="graphiql" if settings.graphiql else None,
+        allow_queries_via_get=True,  # queries only: a GET mutation is refused (405)
+    )
+
+    routes: list[BaseRoute] = [
+        Route("/graphql", graphql_app),
+        Route("/livez", livez),
+        Route("/readyz", readyz),
+        Route("/ingest/{collection}", ingest_ndjson, methods=["POST"]),
+        Route("/metrics", prometheus_metrics),
+    ]
+    if settings.graphiql:
+        routes.append(Mount(ASSETS_PATH, StaticFiles(directory=ASSETS_DIR)))
+    app = Starlette(
+        routes=routes,
+        # Outermost first: the refusal counter sees the edge's 401/413/429 answers; the
+        # database guard answers a database failure that escapes (authentication) UNAVAILABLE.
+        middleware=[
+            *_cors(settings),
+            Middleware(RefusalCounter, obs=observability),
+            Middleware(DatabaseGuard),
+            Middleware(Edge),
+            Middleware(PersistedQueries),  # hash-only requests become ordinary ones
+            Middleware(ResponseCache),  # after the edge: it keys answers by the principal
+        ],
+        lifespan=lifespan,
+    )
+    app.state.lifecycle = lifecycle
+    app.state.observability = observability
+    return app
+
+
+def export_sdl() -> str:
+    """The schema as SDL, for schema.graphql and clients' code generators."""
+    return build_schema().as_str() + "\n"

@@ -1,0 +1,174 @@
+"""The HTTP edge: every request gets its id, a bounded body and — outside the probes — a
+principal (credential, tenant, scopes) and a rate-limit verdict, built once here and
+handed to GraphQL and the NDJSON route alike through ``scope["state"]``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.auth.authenticator import Unauthenticated
+from service.domain.principal import Scope as Permission
+from service.http.asgi import answer, error_body, read_body
+from service.http.graphiql import ASSETS_PATH
+from service.http.slow_clients import BodyTimeout, SendTimeout, receive_within, send_within
+
+access_log = logging.getLogger("cxgraph.access")
+OPEN_PATHS = frozenset({"/livez", "/readyz"})
+JSON_TYPES = frozenset({"application/json"})  # answers may be asked for as graphql-response+json
+LIMITED_BODY_PATHS = frozenset({"/graphql"})  # NDJSON streams, with limits of its own
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+log = logging.getLogger("cxgraph.edge")
+
+
+class Edge:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        settings = scope["app"].state.cx.settings
+        receive = receive_within(receive, settings.body_timeout_s)
+        send = send_within(send, settings.send_timeout_s)
+        try:
+            await self._serve(scope, receive, send)
+        except BaseException as exc:
+            timeout = _send_timeout(exc)
+            if timeout is None:
+                raise
+            # uvicorn closes the connection of an answer left incomplete.
+            log.warning("%s %s: %s; dropping the connection", scope["method"],
+                        scope["path"], timeout)  # fmt: skip
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        given = headers.get("x-request-id", "")
+        request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        status: list[int] = []
+        began = time.perf_counter()
+        try:
+            await self._handle(scope, receive, _with_request_id(send, request_id, status),
+                               headers, state)  # fmt: skip
+        finally:
+            if scope["path"] not in OPEN_PATHS:
+                _log_access(scope, state, status, time.perf_counter() - began)
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send,
+                      headers: dict[str, str], state: dict[str, Any]) -> None:  # fmt: skip
+        path = scope["path"]
+        if path in OPEN_PATHS:
+            await self.app(scope, receive, send)
+            return
+        cx = scope["app"].state.cx
+        settings = cx.settings
+        if path == "/metrics" and settings.metrics_public:
+            await self.app(scope, receive, send)
+            return
+        ide_page = scope["method"] == "GET" and "text/html" in headers.get("accept", "")
+        if path == "/graphql" and ide_page and settings.graphiql:  # GraphiQL sends keys itself
+            await self.app(scope, receive, send)
+            return
+        if settings.graphiql and path.startswith(ASSETS_PATH + "/"):  # its public scripts
+            await self.app(scope, receive, send)
+            return
+        if path == "/graphql" and scope["method"] == "POST":
+            media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+            if media not in JSON_TYPES:  # no form posts: a browser cannot forge a JSON one
+                await answer(
+                    send,
+                    415,
+                    error_body(
+                        "send GraphQL requests as application/json", "UNSUPPORTED_MEDIA_TYPE"
+                    ),
+                )
+                return
+        if path in LIMITED_BODY_PATHS:
+            try:
+                buffered, receive = await read_body(receive, settings.max_body_bytes)
+            except BodyTimeout as slow:
+                await answer(send, 408, error_body(f"{slow} (CX_BODY_TIMEOUT_S)",
+                                                   "REQUEST_TIMEOUT"))  # fmt: skip
+                return
+            if buffered is None:
+                limit = settings.max_body_bytes
+                await answer(send, 413, error_body(
+                    f"the request body is larger than {limit} bytes (CX_MAX_BODY_BYTES)",
+                    "PAYLOAD_TOO_LARGE", limit=limit))  # fmt: skip
+                return
+            if buffered.lstrip()[:1] == b"[":
+                await answer(send, 400, error_body(
+                    "batches of operations are not accepted: send one operation per request",
+                    "BATCH_NOT_ALLOWED"))  # fmt: skip
+                return
+        try:
+            async with cx.watch.guard():  # an API key is read from the database
+                principal = await cx.authenticator.authenticate(headers)
+        except Unauthenticated as exc:
+            await answer(send, 401, error_body(str(exc), "UNAUTHENTICATED"),
+                          [(b"www-authenticate", b'Bearer realm="cxgraph"')])  # fmt: skip
+            return
+        if path == "/metrics" and not principal.allows(Permission.ADMIN):
+            await answer(send, 403, error_body("/metrics needs the scope admin", "FORBIDDEN",
+                                                scope="admin"))  # fmt: skip
+            return
+        verdict = await cx.rate_limiter.hit(principal.credential_id)
+        if not verdict.allowed:
+            await answer(send, 429, error_body(
+                f"too many requests for this credential; retry in {verdict.retry_after_s} s",
+                "RATE_LIMITED", retryAfterSeconds=verdict.retry_after_s),
+                [(b"retry-after", str(verdict.retry_after_s).encode())])  # fmt: skip
+            return
+        state["principal"] = principal
+        await self.app(scope, receive, send)
+
+
+def _send_timeout(exc: BaseException) -> SendTimeout | None:
+    """The SendTimeout behind ``exc``, also from inside a task group's exception group."""
+    if isinstance(exc, SendTimeout):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _send_timeout(inner)
+            if found is not None:
+                return found
+    return None
+
+
+def _with_request_id(send: Send, request_id: str, status: list[int]) -> Send:
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            status.append(message["status"])
+            message["headers"] = [*message.get("headers", []),
+                                  (b"x-request-id", request_id.encode())]  # fmt: skip
+        await send(message)
+
+    return sending
+
+
+def _log_access(scope: Scope, state: dict[str, Any], status: list[int], seconds: float) -> None:
+    """One JSON line per request: who, for which tenant, what, at what cost, how it ended.
+    Never the key or the token: the credential's id only."""
+    principal = state.get("principal")
+    line = {
+        "requestId": state.get("request_id"),
+        "method": scope["method"],
+        "path": scope["path"],
+        "status": status[0] if status else None,
+        "credential": getattr(principal, "credential_id", None),
+        "tenant": getattr(principal, "tenant", None),
+        "operation": state.get("operation"),
+        "cost": state.get("cost"),
+        "outcome": state.get("outcome"),
+        "ms": round(seconds * 1000, 1),
+    }
+    access_log.info(json.dumps(line, separators=(",", ":")))

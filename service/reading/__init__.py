@@ -1,0 +1,1 @@
+"""Read-side use cases: records and journeys for the frontend queries."""

@@ -1,0 +1,1 @@
+"""Per-tenant state the services share: settings over the environment's, data versions."""

@@ -33,11 +33,12 @@ $(TOOLS_STAMP): $(TOOLS_LOCK)
 run: install
 	$(BIN)/cxgraph dev
 
-## The whole test suite (lint and types first), against the embedded database and a real Redis
+## The whole test suite (lint, types and the import layers first), against the embedded database and a real Redis
 test: install tools
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 	scripts/check-deploy.sh
 	scripts/ensure-redis.sh
 	$(BIN)/python -m pytest
@@ -45,6 +46,7 @@ test: install tools
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 format: install
 	$(BIN)/ruff format .

@@ -276,7 +276,7 @@ def verify(uri: str, db: str, tally: Tally, env: dict[str, str]) -> dict[str, An
     }
 
 
-MONGO_TEST = "`tests/integration/test_faults_mongo.py`"
+MONGO_TEST = "`tests/integration/faults/test_mongo.py`"
 FAULTS = [
     ("MongoDB stopped, then restarted on the same port and files", MONGO_TEST,
      "mutation, query and NDJSON fail with UNAVAILABLE (NDJSON: HTTP 503) within "
@@ -286,14 +286,14 @@ FAULTS = [
     ("MongoDB paused (SIGSTOP), then resumed", MONGO_TEST,
      "the same, also once the driver has noticed; a request waiting on it is cut off by the "
      "liveness ping (docs/adr/0016), not by the 10 s socket timeout or a 120 s query budget"),
-    ("Redis on a closed port, then a real Redis there", "`tests/integration/test_faults_redis.py`",
+    ("Redis on a closed port, then a real Redis there", "`tests/integration/faults/test_redis.py`",
      "exact answers, no 5xx, the fault logged once (cache and rate limiter) and counted; "
      "hits resume"),
     ("Redis that accepts and never answers, then a real Redis", "same",
      "the same; the worst request pays the two 0.5 s timeouts, most none (a failed Redis is "
      "left alone for 1 s)"),
     ("a client times out and resends (mutation, NDJSON)",
-     "`tests/integration/test_faults_retries.py`",
+     "`tests/integration/faults/test_retries.py`",
      "stored once, UNCHANGED on the next send, rollups equal a raw recount"),
     ("two replicas receive the same batch at once", "same",
      "each record INSERTED by exactly one replica, UNCHANGED by the other"),
@@ -301,10 +301,10 @@ FAULTS = [
      "what is stored is a prefix of the file holding every record reported; the resend "
      "completes it"),
     ("a body sent too slowly; a client that stops reading NDJSON",
-     "`tests/integration/test_faults_slow_clients.py`",
+     "`tests/integration/faults/test_slow_clients.py`",
      "408 after `CX_BODY_TIMEOUT_S`, nothing stored; dropped after `CX_SEND_TIMEOUT_S`; "
      "other requests answered meanwhile"),
-    ("SIGTERM during a write and read load", "`tests/integration/test_faults_restart.py`",
+    ("SIGTERM during a write and read load", "`tests/integration/faults/test_restart.py`",
      "every answer a 200; requests left unanswered were never read and stored nothing; "
      "acknowledged writes all stored once; resends land once; no drift"),
 ]  # fmt: skip

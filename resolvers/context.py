@@ -21,6 +21,7 @@ class RequestContext:
     tenant: str  # always the principal's: never from an argument or a header
     principal: Principal
     request_id: str
+    deadline: float  # time.monotonic() by which the answer is due (the edge's RequestScope)
     settings: Settings
     reader: Reader
     ingestor: Ingestor

@@ -16,14 +16,11 @@ import logging
 import re
 
 from graphql import GraphQLError
-from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
 
 from service.domain.errors import CxError
-from service.store.client import is_timeout
+from service.store.client import UNAVAILABLE_ERRORS, is_timeout
 
 log = logging.getLogger("cxgraph.errors")
-
-UNAVAILABLE_ERRORS = (ConnectionFailure, ServerSelectionTimeoutError)
 
 
 def is_client_error(error: GraphQLError) -> bool:

@@ -18,7 +18,7 @@ hook is a converter compiled once per type from graphql-core's coerced value:
 - nested input objects become dicts the same way; lists are copied.
 
 The record is the one ``as_record`` makes of the Strawberry object, key for key (see
-``tests/integration/test_fast_input.py``). A type this converter cannot reproduce exactly
+``tests/integration/api/test_fast_input.py``). A type this converter cannot reproduce exactly
 (``Maybe`` fields, ``GlobalID``, OneOf inputs, inputs with their own ``from_input``) is refused
 when :func:`raw_input` is called, at import time, rather than converted differently.
 """

@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 
 from devtools.embedded import EmbeddedMongo
 from service.auth.api_keys import create as create_key
-from service.cli.main import main as cli
+from service.cli import main as cli
 from service.http.app import create_app
 from service.settings import Settings, get_settings
 

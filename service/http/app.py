@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -26,6 +27,7 @@ from resolvers.schema import build_schema
 from service.auth.authenticator import Authenticator
 from service.cache.metric_cache import BoundedMemoryCache, MetricCache, build_backend
 from service.domain.principal import CredentialKind, Principal
+from service.domain.request import RequestScope
 from service.http.background import every
 from service.http.db_guard import DatabaseGuard
 from service.http.edge import Edge
@@ -101,15 +103,18 @@ class CxGraphQL(GraphQL[RequestContext, None]):
         state: AppState = request.app.state.cx
         # Built by the edge (service/http/edge.py). The GraphiQL page alone passes the edge without
         # a credential, and Strawberry builds a context before rendering it: no scope at all.
-        principal: Principal = getattr(request.state, "principal", None) or Principal(
-            credential_id="graphiql-page", tenant=state.settings.default_tenant,
-            scopes=frozenset(), kind=CredentialKind.ANONYMOUS,
-        )  # fmt: skip
-        tenant_settings = await state.tenants.get(principal.tenant)
+        asker: RequestScope | None = getattr(request.state, "request", None)
+        if asker is None:
+            asker = RequestScope(request.state.request_id, Principal(
+                credential_id="graphiql-page", tenant=state.settings.default_tenant,
+                scopes=frozenset(), kind=CredentialKind.ANONYMOUS,
+            ), time.monotonic())  # fmt: skip
+        tenant_settings = await state.tenants.get(asker.tenant)
         context = RequestContext(
-            tenant=principal.tenant,
-            principal=principal,
-            request_id=request.state.request_id,
+            tenant=asker.tenant,
+            principal=asker.principal,
+            request_id=asker.request_id,
+            deadline=asker.deadline,
             settings=tenant_settings.applied_to(state.settings),  # the tenant's own view
             reader=state.reader,
             ingestor=state.ingestor,

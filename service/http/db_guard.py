@@ -15,7 +15,7 @@ import logging
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from resolvers.errors import UNAVAILABLE_ERRORS
+from service.store.client import UNAVAILABLE_ERRORS
 
 log = logging.getLogger("cxgraph.errors")
 

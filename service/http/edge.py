@@ -1,6 +1,7 @@
 """The HTTP edge: every request gets its id, a bounded body and — outside the probes — a
-principal (credential, tenant, scopes) and a rate-limit verdict, built once here and
-handed to GraphQL and the NDJSON route alike through ``scope["state"]``."""
+principal (credential, tenant, scopes) and a rate-limit verdict. They are built once here
+into one :class:`~service.domain.request.RequestScope` (``scope["state"]["request"]``),
+which GraphQL, the response cache and the NDJSON route read; none works them out again."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.auth.authenticator import Unauthenticated
 from service.domain.principal import Scope as Permission
+from service.domain.request import RequestScope
 from service.http.asgi import answer, error_body, read_body
 from service.http.graphiql import ASSETS_PATH
 from service.http.slow_clients import BodyTimeout, SendTimeout, receive_within, send_within
@@ -128,7 +130,9 @@ class Edge:
                 "RATE_LIMITED", retryAfterSeconds=verdict.retry_after_s),
                 [(b"retry-after", str(verdict.retry_after_s).encode())])  # fmt: skip
             return
-        state["principal"] = principal
+        # The request's answer is due within the budget a query may take (CX_MONGO_QUERY_TIMEOUT_S).
+        deadline = time.monotonic() + settings.mongo_query_timeout_s
+        state["request"] = RequestScope(state["request_id"], principal, deadline)
         await self.app(scope, receive, send)
 
 
@@ -158,7 +162,8 @@ def _with_request_id(send: Send, request_id: str, status: list[int]) -> Send:
 def _log_access(scope: Scope, state: dict[str, Any], status: list[int], seconds: float) -> None:
     """One JSON line per request: who, for which tenant, what, at what cost, how it ended.
     Never the key or the token: the credential's id only."""
-    principal = state.get("principal")
+    request = state.get("request")
+    principal = request.principal if isinstance(request, RequestScope) else None
     line = {
         "requestId": state.get("request_id"),
         "method": scope["method"],

@@ -5,7 +5,7 @@ no internet it shows "Loading..." forever. The same files (npm packages, product
 with their licences) are vendored under service/http/static/graphiql/ in unpkg's own layout, and
 the page's unpkg URLs point there. The page's `integrity` hashes stay, so a browser checks
 that each vendored file is byte for byte the one Strawberry pinned. A Strawberry upgrade that
-pins other versions fails tests/integration/test_graphiql_offline.py until they are vendored.
+pins other versions fails tests/integration/http/test_graphiql_offline.py until they are vendored.
 """
 
 from __future__ import annotations

@@ -38,15 +38,16 @@ from typing import Any
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from resolvers.errors import UNAVAILABLE_ERRORS
 from service.domain.ingest import codes
 from service.domain.ingest.checks import RecordError
 from service.domain.model import RecordStatus
-from service.domain.principal import Principal, Scope
+from service.domain.principal import Scope
+from service.domain.request import RequestScope
 from service.http.asgi import error_shape
 from service.http.slow_clients import BodyTimeout
 from service.ingest.service import BulkOutcome, Ingestor
 from service.store.bulk import Outcome
+from service.store.client import UNAVAILABLE_ERRORS
 
 log = logging.getLogger("cxgraph.ingest")
 
@@ -95,10 +96,10 @@ async def ingest_ndjson(request: Request) -> Response:
         )
     state = request.app.state.cx
     ingestor: Ingestor = state.ingestor
-    principal: Principal = request.state.principal  # built by the edge (service/http/edge.py)
-    if not principal.allows(Scope.DATA_WRITE):
+    asker: RequestScope = request.state.request  # built by the edge (service/http/edge.py)
+    if not asker.principal.allows(Scope.DATA_WRITE):
         return _error(403, "ingestion needs the scope data:write", "FORBIDDEN")
-    tenant = principal.tenant
+    tenant = asker.tenant
     chunk_size: int = state.settings.max_batch
     try:
         lines = await read_lines(request, MAX_CHUNKS * chunk_size)

@@ -32,6 +32,7 @@ from graphql.language import VariableNode, Visitor
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.cache.metric_cache import BoundedMemoryCache
+from service.domain.request import RequestScope
 from service.http.asgi import read_body, with_headers
 from service.http.persisted_queries import request_of
 
@@ -130,8 +131,8 @@ class ResponseCache:
         self.documents = Documents()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        state = scope.get("state", {})
-        principal = state.get("principal")
+        request = scope.get("state", {}).get("request")  # built by the edge
+        principal = request.principal if isinstance(request, RequestScope) else None
         cx = scope["app"].state.cx if scope["type"] == "http" else None
         if cx is None or principal is None or cx.settings.response_cache_entries == 0:
             await self.app(scope, receive, send)

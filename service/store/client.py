@@ -16,13 +16,15 @@ from typing import Any
 
 import pymongo
 from pymongo import AsyncMongoClient
-from pymongo.errors import PyMongoError, ServerSelectionTimeoutError
+from pymongo.errors import ConnectionFailure, PyMongoError, ServerSelectionTimeoutError
 
 from service.domain.errors import OperationTimeout
 from service.settings import MongoDriver, Settings
 
 Doc = dict[str, Any]
 PING_TIMEOUT_S = 1.0  # after a timeout: does the database answer at all?
+# Driver errors that mean "no database now" (clients retry), as opposed to a bug of ours.
+UNAVAILABLE_ERRORS = (ConnectionFailure, ServerSelectionTimeoutError)
 
 
 def is_timeout(exc: BaseException) -> bool:

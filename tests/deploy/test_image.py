@@ -21,7 +21,7 @@ import pymongo
 import pytest
 
 from tests.deploy.dockerfile import ROOT, stages
-from tests.integration.test_shutdown import free_port
+from tests.integration.http.test_shutdown import free_port
 
 pytestmark = pytest.mark.image
 IMAGE_ROOT = "/opt/cxgraph"  # where the Dockerfile puts its virtualenv

@@ -19,7 +19,7 @@ import pytest
 
 from tests.graphql import UPSERT_CUSTOMERS
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DELAY_S = 1.5  # CX_SHUTDOWN_DELAY_S of the server under test
 
 

@@ -16,9 +16,10 @@ import pytest
 
 from service.domain.metrics.cells import CellFilter
 from service.domain.metrics.timeframe import Window
-from service.reading.reader import RecordFilter, record_query
+from service.domain.records import RecordFilter
 from service.store.indexes import CUSTOMERS, SURVEY_RESPONSES, TOUCHPOINTS
 from service.store.pagination import page_pipeline
+from service.store.record_pages import record_query
 from service.store.touchpoints import entries_pipeline, visits_pipeline
 
 START, END = datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC)

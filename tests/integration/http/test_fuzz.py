@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 from hypothesis_graphql import strategies as gql_st
 
 from service.http.app import export_sdl
-from tests.integration.test_shutdown import free_port, wait_ready
+from tests.integration.http.test_shutdown import free_port, wait_ready
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SDL = export_sdl()
 EXAMPLES = 60  # bounded: a few seconds against the embedded database
 FUZZ = settings(

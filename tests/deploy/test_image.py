@@ -69,9 +69,15 @@ def test_the_image_command_serves_from_a_clean_virtualenv(mongo_uri: str, tmp_pa
         assert done.returncode == 0, done.stdout + done.stderr
 
     python = str(venv / "bin/python")
-    probe = "import importlib.util as u; print([m for m in ('secantus', 'pytest', 'mypy') if u.find_spec(m)])"  # noqa: E501
-    absent = subprocess.run([python, "-c", probe], capture_output=True, text=True, check=True)
+    probe = "import importlib.util as u; print([m for m in ('secantus', 'pytest', 'mypy', 'devtools') if u.find_spec(m)])"  # noqa: E501
+    absent = subprocess.run([python, "-c", probe], capture_output=True, text=True, check=True,
+                            cwd=tmp_path)  # fmt: skip
     assert absent.stdout.strip() == "[]"
+    # The development commands say they are not part of the image rather than crash.
+    dev = subprocess.run([str(venv / "bin/cxgraph"), "dev"], capture_output=True, text=True,
+                         cwd=tmp_path, timeout=60)  # fmt: skip
+    assert dev.returncode == 2
+    assert "not part of this install" in dev.stderr
 
     workdir.mkdir()
     tmp.mkdir()

@@ -93,7 +93,9 @@ def test_sigterm_drains_the_request_in_flight_then_exits_0(
     while time.monotonic() - sent_at < DELAY_S + 3:
         try:
             httpx.get(f"{base}/livez", timeout=0.5)
-        except httpx.ConnectError:
+        except (httpx.ConnectError, httpx.RemoteProtocolError):
+            # Refused, or accepted by a closing listener and dropped unanswered (seen on a
+            # loaded machine): either way no new request is served.
             refused = True
             break
         time.sleep(0.1)

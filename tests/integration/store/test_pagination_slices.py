@@ -51,8 +51,9 @@ async def walk(db: Any, indexed: dict[str, Any], size: int, descending: bool) ->
     after = None
     while True:
         page = await paginate(db["touchpoints"], indexed, "occurredAt", size, after,
-                              descending=descending, in_slices=True)  # fmt: skip
-        seen += [r["_id"] for r in page.rows]
+                              lambda doc: str(doc["_id"]), descending=descending,
+                              in_slices=True)  # fmt: skip
+        seen += page.rows
         if not page.has_next:
             return seen
         assert len(page.rows) == size

@@ -12,7 +12,7 @@ from service.domain.metrics.cells import CellFilter
 from service.domain.metrics.query import MetricQuery, Source
 from service.domain.metrics.timeframe import Window, default_window, zone
 from service.domain.metrics.timeframe import window as make_window
-from service.domain.model import Dimension, Granularity, MetricKind
+from service.domain.model import Calendar, Dimension, Granularity, MetricKind, WeekStart
 from service.settings import Settings
 
 
@@ -41,12 +41,16 @@ def build_query(
     granularity: Granularity | None = None,
     timezone: str | None = None,
     source: Source = Source.AUTO,
+    calendar: Calendar | None = None,
+    week_start: WeekStart | None = None,
 ) -> MetricQuery:
-    """Arguments checked and turned into the planner's query (no I/O)."""
+    """Arguments checked and turned into the planner's query (no I/O); a calendar and week
+    start not given are the tenant's."""
     tz = zone(timezone or settings.timezone)
     return MetricQuery(kind=kind, window=checked_window(settings, window),
                        filter=cell_filter(flt), by=tuple(by or ()), granularity=granularity,
-                       timezone=tz, source=source)  # fmt: skip
+                       timezone=tz, source=source, calendar=calendar or settings.calendar,
+                       week_start=week_start or settings.week_start)  # fmt: skip
 
 
 def checked_window(settings: Settings, window: TimeWindow | None) -> Window:

@@ -26,7 +26,7 @@ from service.domain.errors import BadUserInput
 from service.domain.metrics import multiple
 from service.domain.metrics.multiple import Adjustment, Against, GroupTest, Outcome
 from service.domain.metrics.query import IncompatibleScales, Source
-from service.domain.model import Dimension, Granularity, MetricKind
+from service.domain.model import Calendar, Dimension, Granularity, MetricKind, WeekStart
 from service.metrics.service import MetricResult as Result
 
 
@@ -108,7 +108,8 @@ class MetricsQuery:
 
     @strawberry.field(
         permission_classes=[MetricsRead],
-        description="A metric per day, ISO week or month; empty periods included.",
+        description="A metric per day, week or month of a calendar (the tenant's unless "
+        "given); empty periods included.",
     )
     async def trend(
         self,
@@ -122,18 +123,22 @@ class MetricsQuery:
         source_: SourceArgument = Source.AUTO,
         significance: Against | None = None,
         adjustment: Adjustment = Adjustment.HOLM,
+        calendar: Calendar | None = None,
+        week_start: WeekStart | None = None,
     ) -> list[TrendPoint] | None:
         ctx = info.context
         _check(significance, Against.VS_PREVIOUS, "trend")
         q = build_query(ctx.settings, kind, window, filter, granularity=granularity,
-                        timezone=timezone, source=source_)  # fmt: skip
+                        timezone=timezone, source=source_, calendar=calendar,
+                        week_start=week_start)  # fmt: skip
         points = await ctx.metrics.trend(ctx.tenant, q, min_data_version)
         tests: list[GroupTest | None] = [None] * len(points)
         if significance is not None:
             outcomes = [_outcome(r) for _, r in points]
             tests = list(multiple.vs_previous(kind, outcomes, adjustment))
         periods = q.period_list()
-        return [TrendPoint(period_start=label, result=MetricResult.from_outcome(r, q, p.window),
+        return [TrendPoint(period_start=label, period_end=p.end, label=p.name,
+                           result=MetricResult.from_outcome(r, q, p.window),
                            test=SignificanceTest.of(t) if t else None)
                 for (label, r), t, p in zip(points, tests, periods, strict=True)]  # fmt: skip
 

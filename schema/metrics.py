@@ -13,11 +13,21 @@ from service.domain.metrics.multiple import Adjustment, Against, GroupTest, With
 from service.domain.metrics.query import MetricQuery, Source
 from service.domain.metrics.results import MetricResult as MetricOutcome
 from service.domain.metrics.timeframe import Window
-from service.domain.model import Dimension, Granularity, MetricKind
+from service.domain.model import Calendar, Dimension, Granularity, MetricKind, WeekStart
 
 strawberry.enum(MetricKind, description="A CX metric; docs/metrics.md defines each exactly.")
 strawberry.enum(Dimension, description="What a breakdown groups by.")
-strawberry.enum(Granularity, description="Trend periods: calendar days, ISO weeks, months.")
+strawberry.enum(
+    Granularity,
+    description="Trend periods: days, weeks (from weekStart; ISO weeks by default) or months "
+    "of the trend's calendar.",
+)
+strawberry.enum(
+    Calendar,
+    description="Whose months a trend counts: GREGORIAN, PERSIAN (Solar Hijri, Farvardin to "
+    "Esfand) or ISLAMIC_UMALQURA (Saudi Arabia's official Hijri calendar).",
+)
+strawberry.enum(WeekStart, description="The first day of a trend's weeks (MONDAY: ISO weeks).")
 strawberry.enum(
     Source,
     name="MetricSource",
@@ -167,6 +177,14 @@ class MetricGroup:
 @strawberry.type
 class TrendPoint:
     period_start: datetime = strawberry.field(description="In the trend's timezone.")
+    period_end: datetime = strawberry.field(
+        description="The first instant after the period (the next period's start), in the "
+        "trend's timezone; like periodStart, the whole period even where the window cuts it."
+    )
+    label: str = strawberry.field(
+        description="The period in the trend's calendar: 1405-01 for a month; for a day, and "
+        "for a week (by its first day), 1405-01-01."
+    )
     result: MetricResult
     test: SignificanceTest | None = strawberry.field(
         default=None, description="With significance: VS_PREVIOUS."

@@ -8,6 +8,8 @@ from functools import lru_cache
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from service.domain.model import Calendar, WeekStart
+
 
 class Environment(StrEnum):
     DEVELOPMENT = "development"
@@ -49,6 +51,12 @@ class Settings(BaseSettings):
     max_attributes_bytes: int = Field(default=16_384, ge=64)
     timezone: str = Field(
         default="UTC", description="The tenant's timezone: rollup days and default windows."
+    )
+    calendar: Calendar = Field(
+        default=Calendar.GREGORIAN, description="The tenant's calendar of trend months."
+    )
+    week_start: WeekStart = Field(
+        default=WeekStart.MONDAY, description="The first day of the tenant's trend weeks."
     )
     min_sample: int = Field(default=30, ge=1, description="Below this n a result is lowSample.")
     max_window_days: int = Field(default=400, ge=1)

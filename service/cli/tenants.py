@@ -27,6 +27,9 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         command.add_argument("--timezone", help="IANA timezone, e.g. Asia/Tehran")
         command.add_argument("--min-sample", type=int, help="below this n: lowSample")
         command.add_argument("--max-window-days", type=int, help="the longest metric window")
+        command.add_argument("--calendar", help="trend months: GREGORIAN, PERSIAN or "
+                             "ISLAMIC_UMALQURA")  # fmt: skip
+        command.add_argument("--week-start", help="trend weeks start: MONDAY, SATURDAY or SUNDAY")
         command.set_defaults(func=func)
     show = sub.add_parser("show", help="a tenant's settings as requests see them")
     show.add_argument("tenant")
@@ -35,7 +38,8 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def _values(args: argparse.Namespace) -> dict[str, Any]:
     return checked({"timezone": args.timezone, "minSample": args.min_sample,
-                    "maxWindowDays": args.max_window_days})  # fmt: skip
+                    "maxWindowDays": args.max_window_days, "calendar": args.calendar,
+                    "weekStart": args.week_start})  # fmt: skip
 
 
 def cmd_create(args: argparse.Namespace) -> int:
@@ -76,5 +80,7 @@ async def _show(mongo: Mongo, tenant: str) -> int:
     print(json.dumps({"tenant": tenant, "timezone": effective.timezone,
                       "minSample": effective.min_sample,
                       "maxWindowDays": effective.max_window_days,
+                      "calendar": effective.calendar.value,
+                      "weekStart": effective.week_start.value,
                       "fromTenantDocument": sorted(stored)}, indent=2))  # fmt: skip
     return 0

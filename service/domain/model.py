@@ -86,3 +86,19 @@ class Granularity(Enum):
     DAY = "DAY"
     WEEK = "WEEK"
     MONTH = "MONTH"
+
+
+class Calendar(Enum):
+    """Whose months and dates a trend speaks (service/metrics/calendars.py)."""
+
+    GREGORIAN = "GREGORIAN"
+    PERSIAN = "PERSIAN"  # Solar Hijri: Farvardin ... Esfand, the year from Nowruz
+    ISLAMIC_UMALQURA = "ISLAMIC_UMALQURA"  # Saudi Arabia's official lunar calendar
+
+
+class WeekStart(Enum):
+    """The first day of a trend's weeks (MONDAY: ISO weeks)."""
+
+    MONDAY = "MONDAY"
+    SATURDAY = "SATURDAY"
+    SUNDAY = "SUNDAY"

@@ -190,8 +190,12 @@ class ResponseCache:
         if at_least is not None and version < at_least:
             return PASS  # not reached: execution waits for it, or says so
         canonical = json.dumps(variables, sort_keys=True, separators=(",", ":"))
+        # The tenant's own settings (timezone, calendar, week start, ...) change answers to
+        # the same document: read as execution reads them, so a change is never missed.
+        tenant_settings = (await cx.tenants.get(principal.tenant)).cache_part()
         parts = [str(SCHEMA_VERSION), principal.tenant, " ".join(sorted(principal.scopes)),
-                 document.digest, str(name), canonical, str(version)]  # fmt: skip
+                 document.digest, str(name), canonical, str(version),
+                 tenant_settings]  # fmt: skip
         return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 

@@ -105,7 +105,8 @@ class MetricsService:
 
     async def _cached(self, tenant: str, version: int, op: str, q: Any, compute: Any) -> Any:
         ts = await self.tenants.get(tenant)  # the tenant's own settings change its answers
-        described = {"op": op, "q": _describe(q), "tz": ts.timezone, "minSample": ts.min_sample}
+        described = {"op": op, "q": _describe(q), "tz": ts.timezone, "minSample": ts.min_sample,
+                     "calendar": ts.calendar.value, "weekStart": ts.week_start.value}  # fmt: skip
         key = self.cache.key(tenant, version, described)
         return await self.cache.get_or_compute(key, compute)
 
@@ -222,6 +223,8 @@ def answer_params(settings: Settings) -> dict[str, Any]:
     return {
         "minSample": settings.min_sample,
         "timezone": settings.timezone,
+        "calendar": settings.calendar.value,
+        "weekStart": settings.week_start.value,
         "fcrRecontactDays": settings.fcr_recontact_days,
         "definitions": hashlib.sha256(definitions.encode()).hexdigest()[:16],
     }
@@ -237,7 +240,8 @@ def _describe(q: Any) -> Any:
                 "to": q.window.end.isoformat(), "filter": _filter(q.filter),
                 "by": [d.value for d in q.by],
                 "granularity": q.granularity.value if q.granularity else None,
-                "tz": q.timezone.key, "source": q.source.value}  # fmt: skip
+                "tz": q.timezone.key, "source": q.source.value,
+                "calendar": q.calendar.value, "weekStart": q.week_start.value}  # fmt: skip
     return q
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,22 +28,40 @@ _UNIT = {"DAY": "day", "WEEK": "week", "MONTH": "month"}
 def _period_by(q: MetricQuery) -> PeriodBy:
     if q.granularity is None:
         return PeriodBy()
+    if not q.gregorian_periods:  # local days, each then given its period (_tag)
+        return PeriodBy(unit="date", timezone=q.timezone.key)
     return PeriodBy(unit=_UNIT[q.granularity.value], timezone=q.timezone.key)
 
 
-def _tag(raw: dict[tuple[Any, str], dict[CellKey, Cell]]) -> list[tuple[PeriodKey, Cell]]:
+def _tag(
+    raw: dict[tuple[Any, str], dict[CellKey, Cell]], q: MetricQuery
+) -> list[tuple[PeriodKey, Cell]]:
     """Pipeline cells with their period: None, or a period start as a UTC timestamp."""
+    days = {} if q.gregorian_periods else day_periods(q)
     out: list[tuple[PeriodKey, Cell]] = []
     for (period, _family), cells in raw.items():
+        if isinstance(period, str):
+            period = days[period]
         assert period is None or isinstance(period, float)
         out.extend((period, c) for c in cells.values())
+    return out
+
+
+def day_periods(q: MetricQuery) -> dict[str, PeriodKey]:
+    """Each local day ("YYYY-MM-DD" in the query's timezone) of the periods: its period."""
+    out: dict[str, PeriodKey] = {}
+    for p in q.period_list():
+        day, last = p.label.date(), p.end.date()
+        while day < last:
+            out[day.isoformat()] = p.label.timestamp()
+            day += timedelta(days=1)
     return out
 
 
 async def raw_cells(mongo: Mongo, tenant: str, q: MetricQuery) -> list[tuple[PeriodKey, Cell]]:
     family = SURVEY_FAMILY[q.kind]
     found = await survey_cells.cells(mongo, tenant, [q.window], q.filter, _period_by(q), family)
-    return _tag(found)
+    return _tag(found, q)
 
 
 def add_part(
@@ -108,7 +127,7 @@ async def rollup_histograms(
         for stored in days.get(part.day.isoformat(), ()):
             add_part(grouper, period, stored, part)
     grouped = grouper.result()
-    for group, hists in group_cells(_tag(edge_cells), q.filter, q.by).items():
+    for group, hists in group_cells(_tag(edge_cells, q), q.filter, q.by).items():
         target = grouped.setdefault(group, ScaledHistograms())
         for scale, hist in hists.by_scale.items():
             target.add(scale, hist)

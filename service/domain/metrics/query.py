@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from service.domain.errors import CxError
 from service.domain.metrics.cells import RESPONSE, CellFilter, Scale
 from service.domain.metrics.timeframe import Period, Window, periods
-from service.domain.model import Dimension, Granularity, MetricKind
+from service.domain.model import Calendar, Dimension, Granularity, MetricKind, WeekStart
 
 UTC_ZONE = ZoneInfo("UTC")
 
@@ -49,6 +49,8 @@ class MetricQuery:
     granularity: Granularity | None = None
     timezone: ZoneInfo = UTC_ZONE
     source: Source = Source.AUTO
+    calendar: Calendar = Calendar.GREGORIAN
+    week_start: WeekStart = WeekStart.MONDAY
 
     def periods(self) -> list[tuple[PeriodKey, Window]]:
         if self.granularity is None:
@@ -57,7 +59,18 @@ class MetricQuery:
 
     def period_list(self) -> list[Period]:
         assert self.granularity is not None
-        return periods(self.window, self.granularity, self.timezone)
+        return periods(self.window, self.granularity, self.timezone, self.calendar,
+                       self.week_start)  # fmt: skip
+
+    @property
+    def gregorian_periods(self) -> bool:
+        """Whether MongoDB's ``$dateTrunc`` cuts these periods (days, ISO weeks, Gregorian
+        months); other calendars' periods are built of local days (survey.py)."""
+        g = self.granularity
+        return not (
+            (g is Granularity.WEEK and self.week_start is not WeekStart.MONDAY)
+            or (g is Granularity.MONTH and self.calendar is not Calendar.GREGORIAN)
+        )
 
 
 class IncompatibleScales(CxError):

@@ -7,7 +7,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from service.domain.errors import BadUserInput
-from service.domain.model import Granularity
+from service.domain.metrics import calendars
+from service.domain.model import Calendar, Granularity, WeekStart
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,8 @@ class Window:
 class Period:
     label: datetime  # the calendar start of the period in the query's timezone
     window: Window  # the part of the query window the period covers
+    end: datetime  # the calendar end of the period (the next one's start), same timezone
+    name: str  # the period in its calendar: 1405-01 (month), 1405-01-01 (day, week's first day)
 
 
 def zone(name: str) -> ZoneInfo:
@@ -61,34 +64,47 @@ def default_window(tz: ZoneInfo, now: datetime, days: int = 30) -> Window:
                   day_start(today + timedelta(days=1), tz))  # fmt: skip
 
 
-def _period_start(day: date, granularity: Granularity) -> date:
+def _period_start(day: date, granularity: Granularity, calendar: Calendar,
+                  week_start: WeekStart) -> date:  # fmt: skip
     if granularity is Granularity.WEEK:
-        return day - timedelta(days=day.weekday())
+        return calendars.week_first_day(day, week_start)
     if granularity is Granularity.MONTH:
-        return day.replace(day=1)
+        return calendars.month_first_day(day, calendar)
     return day
 
 
-def _next_period(start: date, granularity: Granularity) -> date:
+def _next_period(start: date, granularity: Granularity, calendar: Calendar) -> date:
     if granularity is Granularity.DAY:
         return start + timedelta(days=1)
     if granularity is Granularity.WEEK:
         return start + timedelta(days=7)
-    return (start.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return calendars.next_month_first_day(start, calendar)
 
 
-def periods(win: Window, granularity: Granularity, tz: ZoneInfo) -> list[Period]:
+def periods(
+    win: Window,
+    granularity: Granularity,
+    tz: ZoneInfo,
+    calendar: Calendar = Calendar.GREGORIAN,
+    week_start: WeekStart = WeekStart.MONDAY,
+) -> list[Period]:
+    """The periods of ``calendar`` (weeks from ``week_start``) in ``tz`` that meet ``win``."""
     out: list[Period] = []
-    local = _period_start(win.start.astimezone(tz).date(), granularity)
+    local = _period_start(win.start.astimezone(tz).date(), granularity, calendar, week_start)
     while True:
         start = day_start(local, tz)
         if start >= win.end:
             return out
-        nxt = _next_period(local, granularity)
+        try:
+            nxt = _next_period(local, granularity, calendar)
+        except OverflowError:
+            raise calendars.CalendarOutOfRange(calendar) from None
         end = day_start(nxt, tz)
         clipped = Window(max(start, win.start), min(end, win.end))
         if clipped.start < clipped.end:
-            out.append(Period(label=start.astimezone(tz), window=clipped))
+            out.append(Period(label=start.astimezone(tz), window=clipped,
+                              end=end.astimezone(tz),
+                              name=calendars.label(local, granularity, calendar)))  # fmt: skip
         local = nxt
 
 

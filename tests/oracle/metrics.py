@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from tests.oracle import calendars
 from tests.oracle.dataset import Dataset
 
 Window = tuple[datetime, datetime]
@@ -624,47 +625,67 @@ def _local_start(day: date, zone: ZoneInfo) -> datetime:
     return wall.astimezone(UTC).astimezone(zone)
 
 
-def _period_first_day(day: date, granularity: str) -> date:
+def _period_first_day(day: date, granularity: str, calendar: str, week_start: str) -> date:
     if granularity == "DAY":
         return day
     if granularity == "WEEK":
-        return day - timedelta(days=day.weekday())  # ISO weeks start on Monday
+        return calendars.week_first_day(day, week_start)  # ISO weeks: MONDAY
     if granularity == "MONTH":
-        return day.replace(day=1)
+        return calendars.month_first_day(day, calendar)
     raise ValueError(f"unknown granularity {granularity!r}")
 
 
-def _next_first_day(day: date, granularity: str) -> date:
+def _next_first_day(day: date, granularity: str, calendar: str) -> date:
     if granularity == "DAY":
         return day + timedelta(days=1)
     if granularity == "WEEK":
         return day + timedelta(days=7)
-    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+    return calendars.next_month_first_day(day, calendar)
 
 
-def periods(
-    granularity: str, window: Window, timezone: str
-) -> list[tuple[datetime, datetime, datetime]]:
-    """(periodStart, cut start, cut end) of each calendar period of `timezone` that meets the
-    window; periodStart is the period's calendar start in `timezone` even when the window cuts
-    it; the cut bounds are in UTC."""
+def period_table(
+    granularity: str,
+    window: Window,
+    timezone: str,
+    calendar: str = "GREGORIAN",
+    week_start: str = "MONDAY",
+) -> list[dict[str, Any]]:
+    """Each calendar period of `timezone` that meets the window: `start` and `end` (the
+    period's own bounds in `timezone`, even when the window cuts it), `label` (its name in
+    `calendar`), and the cut `[cutStart, cutEnd)` in UTC."""
     _window(window)
     # Aware datetimes sharing one tzinfo compare and subtract as wall clocks in Python, so
     # every comparison here is made in UTC.
     start, end = (bound.astimezone(UTC) for bound in window)
     zone = ZoneInfo(timezone)
-    day = _period_first_day(start.astimezone(zone).date(), granularity)
-    out: list[tuple[datetime, datetime, datetime]] = []
+    day = _period_first_day(start.astimezone(zone).date(), granularity, calendar, week_start)
+    out: list[dict[str, Any]] = []
     while True:
         period_start = _local_start(day, zone)
         if period_start.astimezone(UTC) >= end:
             break
-        following = _next_first_day(day, granularity)
-        period_end = _local_start(following, zone).astimezone(UTC)
-        cut_start = max(period_start.astimezone(UTC), start)
-        out.append((period_start, cut_start, min(period_end, end)))
+        following = _next_first_day(day, granularity, calendar)
+        period_end = _local_start(following, zone)
+        out.append({"start": period_start, "end": period_end,
+                    "label": calendars.label(day, granularity, calendar),
+                    "cutStart": max(period_start.astimezone(UTC), start),
+                    "cutEnd": min(period_end.astimezone(UTC), end)})  # fmt: skip
         day = following
     return out
+
+
+def periods(
+    granularity: str,
+    window: Window,
+    timezone: str,
+    calendar: str = "GREGORIAN",
+    week_start: str = "MONDAY",
+) -> list[tuple[datetime, datetime, datetime]]:
+    """(periodStart, cut start, cut end) of each calendar period of `timezone` that meets the
+    window; periodStart is the period's calendar start in `timezone` even when the window cuts
+    it; the cut bounds are in UTC."""
+    return [(p["start"], p["cutStart"], p["cutEnd"])
+            for p in period_table(granularity, window, timezone, calendar, week_start)]  # fmt: skip
 
 
 def trend(
@@ -675,12 +696,16 @@ def trend(
     timezone: str,
     filter: Mapping[str, Any] | None = None,
     min_sample: int = 30,
+    calendar: str = "GREGORIAN",
+    week_start: str = "MONDAY",
 ) -> list[tuple[datetime, Result]]:
     """(periodStart, result over [max(periodStart, from), min(periodEnd, to))) per period."""
     _check_kind(kind)
     return [
         (period_start, metric(ds, kind, (cut_start, cut_end), filter, min_sample))
-        for period_start, cut_start, cut_end in periods(granularity, window, timezone)
+        for period_start, cut_start, cut_end in periods(
+            granularity, window, timezone, calendar, week_start
+        )
     ]
 
 

@@ -89,7 +89,7 @@ class Granularity(Enum):
 
 
 class Calendar(Enum):
-    """Whose months and dates a trend speaks (service/metrics/calendars.py)."""
+    """Whose months and dates a trend speaks (service/domain/metrics/calendars.py)."""
 
     GREGORIAN = "GREGORIAN"
     PERSIAN = "PERSIAN"  # Solar Hijri: Farvardin ... Esfand, the year from Nowruz

@@ -1,4 +1,4 @@
-"""Local calendars of trends (service/metrics/calendars.py, timeframe.periods) against the
+"""Local calendars of trends (service/domain/metrics/calendars.py, timeframe.periods) against the
 oracle's independent calendars (tests/oracle/calendars.py): convertdate's astronomical
 Nowruz and ICU's Umm al-Qura table. No database."""
 
@@ -12,10 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from service.domain import Calendar, Granularity, WeekStart
-from service.metrics import calendars
-from service.metrics.calendars import CalendarOutOfRange
-from service.metrics.timeframe import Window, periods
+from service.domain.metrics import calendars
+from service.domain.metrics.calendars import CalendarOutOfRange
+from service.domain.metrics.timeframe import Window, periods
+from service.domain.model import Calendar, Granularity, WeekStart
 from tests.oracle import calendars as oracle
 from tests.oracle.metrics import period_table
 

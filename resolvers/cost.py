@@ -8,7 +8,8 @@ The model (README "Security", docs/adr/0012):
 - a list without a page size (`journeys`, `stages`, `breakdown` groups) by a fixed guess;
 - a metric field adds the work it implies: an aggregation for `metric`, twice that for a
   `breakdown` in two dimensions, one per period for a `trend` (a DAY trend over 400 days
-  costs 400), two for `compare`, more for `journeyFunnel`.
+  costs 400), two for `compare`, more for `journeyFunnel`, five for `drivers` (a raw read
+  and a bootstrap of 1,000 resamples).
 
 Over `CX_MAX_QUERY_COST` the request is refused with QUERY_TOO_COSTLY (cost and limit in
 the error) without executing; every answer carries `extensions.cost`; a dry run (header
@@ -38,10 +39,12 @@ from resolvers.errors import from_domain
 from service.domain.errors import CxError
 
 CONNECTIONS = frozenset({"customers", "touchpoints", "surveyResponses"})
-LISTS = {"journeys": 10, "stages": 10, "breakdown": 20, "segments": 20, "journeyFunnel": 10}
+LISTS = {"journeys": 10, "stages": 10, "breakdown": 20, "segments": 20, "journeyFunnel": 10,
+         "ranking": 8}  # fmt: skip
 AGGREGATION = 10
 METRIC_WORK = {"metric": AGGREGATION, "breakdown": AGGREGATION, "compare": 2 * AGGREGATION,
-               "journeyFunnel": 3 * AGGREGATION, "segments": AGGREGATION}  # fmt: skip
+               "journeyFunnel": 3 * AGGREGATION, "segments": AGGREGATION,
+               "drivers": 5 * AGGREGATION}  # fmt: skip
 PERIOD_DAYS = {"DAY": 1, "WEEK": 7, "MONTH": 30}
 DEFAULT_WINDOW_DAYS = 30
 

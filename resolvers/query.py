@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from resolvers.context import CxInfo
+from resolvers.drivers import DriversField
 from resolvers.metrics import MetricsQuery
 from resolvers.nodes import Customer, Journey, SurveyResponse, Touchpoint
 from schema.connections import Connection
@@ -30,7 +31,7 @@ def _filter(flt: RecordFilterInput | None) -> RecordFilter:
 
 
 @strawberry.type
-class Query(MetricsQuery):
+class Query(MetricsQuery, DriversField):
     # Nullable like the metric fields (ADR 7): a field the credential may not read answers
     # null with FORBIDDEN, and the fields it may read still answer.
     @strawberry.field(permission_classes=[JourneysRead])

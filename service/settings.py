@@ -84,6 +84,11 @@ class Settings(BaseSettings):
         default=0.0, ge=0, description="Seconds between sampled rollup drift checks; 0: off."
     )
     drift_check_sample_days: int = Field(default=7, ge=1)
+    drivers_max_responses: int = Field(
+        default=20_000,
+        ge=1,
+        description="Most survey responses one `drivers` analysis reads; more: TOO_MANY_RESPONSES.",
+    )
     # -- security (README "Security") -----------------------------------------------------
     auth: AuthMode = Field(
         default=AuthMode.ENABLED,

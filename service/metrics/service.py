@@ -26,6 +26,7 @@ from service.domain.metrics.significance import check_comparable, p_value
 from service.domain.metrics.timeframe import Window
 from service.domain.model import Dimension, MetricKind
 from service.metrics import survey
+from service.metrics.driver_analysis import CACHED_TYPES as DRIVER_TYPES
 from service.settings import Settings
 from service.store import cases, customers, journeys, tenants, touchpoints
 from service.store.client import Mongo
@@ -214,7 +215,8 @@ def _operation(q: MetricQuery) -> str:
 
 def cache_codec() -> Codec:
     """Every type a cached metric answer is built of: nothing else decodes from the cache."""
-    return Codec([MetricResult, MetricValue, Distribution, Sample, FunnelStep, MetricKind])
+    return Codec([MetricResult, MetricValue, Distribution, Sample, FunnelStep, MetricKind,
+                  *DRIVER_TYPES])  # fmt: skip
 
 
 def answer_params(settings: Settings) -> dict[str, Any]:

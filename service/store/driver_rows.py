@@ -1,4 +1,4 @@
-"""The survey responses a key-driver analysis reads: one find, bounded in size.
+"""The survey responses a key-driver analysis reads: one aggregation, bounded in size.
 
 Only responses that answered the outcome are read (``answers.metric`` equal to its family),
 in the window and the filter's segments, journeys, stages and channels, each bound as a
@@ -8,12 +8,10 @@ component, value and scale are projected, plus the record key that orders the ro
 
 from __future__ import annotations
 
-from typing import Any
-
 from service.errors import CxError
 from service.metrics.cells import CellFilter
 from service.metrics.timeframe import Window
-from service.store.client import Doc, Mongo, to_list
+from service.store.client import Doc, Mongo, aggregate
 from service.store.indexes import SURVEY_RESPONSES
 from service.store.survey_cells import _response_match
 
@@ -33,15 +31,27 @@ class TooManyResponses(CxError):
         )
 
 
+def pipeline(tenant: str, window: Window, flt: CellFilter, family: str, limit: int) -> list[Doc]:
+    """Two ``$match`` stages: the first is (tenant, submittedAt range) alone, which the time
+    index serves; SecantusDB's planner scans the whole collection as soon as one ``$match``
+    holds any other condition. MongoDB merges the two."""
+    whole = _response_match(tenant, window, flt)
+    indexed = {"tenant": whole.pop("tenant"), "submittedAt": whole.pop("submittedAt")}
+    return [
+        {"$match": indexed},
+        {"$match": {**whole, "answers.metric": family}},
+        {"$project": PROJECTION},
+        {"$limit": limit + 1},
+    ]
+
+
 async def responses(
     mongo: Mongo, tenant: str, window: Window, flt: CellFilter, family: str, limit: int
 ) -> list[Doc]:
     """The responses in ``window`` matching ``flt`` that answered ``family``, in a stable
-    order (submittedAt, source, externalId); more than ``limit`` is TooManyResponses."""
-    query: dict[str, Any] = {**_response_match(tenant, window, flt), "answers.metric": family}
-    # Run it inside Mongo.budget: a find on SecantusDB builds its whole result before the
-    # first batch, so the query budget, not the socket timeout, must apply.
-    docs = await to_list(mongo[SURVEY_RESPONSES].find(query, PROJECTION).limit(limit + 1))
+    order (submittedAt, source, externalId); more than ``limit`` is TooManyResponses.
+    Run it inside Mongo.budget: one large read may rightly outlast the socket timeout."""
+    docs = await aggregate(mongo[SURVEY_RESPONSES], pipeline(tenant, window, flt, family, limit))
     if len(docs) > limit:
         raise TooManyResponses(limit)
     docs.sort(key=lambda d: (d["submittedAt"], d["source"], d["externalId"]))

@@ -12,6 +12,10 @@ import httpx
 import numpy as np
 import pytest
 
+from service.metrics.cells import CellFilter
+from service.metrics.timeframe import Window
+from service.store import driver_rows
+from service.store.indexes import SURVEY_RESPONSES
 from tests.conftest import api_key, make_settings, serving
 from tests.graphql import error_codes, gql, gql_ok, no_answer
 from tests.integration.builders import (
@@ -22,6 +26,7 @@ from tests.integration.builders import (
     submit_responses,
     upsert_customers,
 )
+from tests.integration.test_pages_use_indexes import TIME_INDEX, _index_of
 from tests.oracle import drivers as oracle
 
 START = datetime(2026, 2, 1, tzinfo=UTC)
@@ -404,3 +409,17 @@ async def test_more_responses_than_the_limit_are_refused(mongo_uri: str) -> None
         assert error_codes(body) == ["TOO_MANY_RESPONSES"]
         assert body["errors"][0]["extensions"]["limit"] == 3
         assert "CX_DRIVERS_MAX_RESPONSES" in body["errors"][0]["message"]
+
+
+async def test_the_drivers_read_walks_the_time_index(db: Any) -> None:
+    flt = CellFilter(segments=frozenset({"vip"}), channels=frozenset({"WEB"}))
+    pipeline = driver_rows.pipeline("t1", Window(START, END), flt, "NPS", 100)
+    assert await _index_of(db, SURVEY_RESPONSES, pipeline) == TIME_INDEX[SURVEY_RESPONSES]
+
+
+async def test_a_computation_over_its_budget_answers_timeout(mongo_uri: str) -> None:
+    async with serving(make_settings(mongo_uri, mongo_query_timeout_s=0.001)) as (_, client):
+        await submit_responses(client, [response("t1", submitted_at=START)])
+        body = await gql(client, DRIVERS, {"outcome": "NPS", "w": WINDOW})
+    assert error_codes(body) == ["TIMEOUT"] and no_answer(body)
+    assert body["errors"][0]["extensions"]["setting"] == "CX_MONGO_QUERY_TIMEOUT_S"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Annotated
+
 import strawberry
 
 from resolvers.context import CxInfo
@@ -15,6 +18,12 @@ from schema.inputs import RecordRefInput
 from schema.permissions import DataRead, JourneysRead
 from service.domain.errors import BadUserInput
 from service.domain.records import RecordFilter
+from service.domain.search_terms import search_terms
+
+SEARCH = (
+    "Words the comment must all contain, whole words, in any order; case, Arabic/Persian "
+    "letter forms, diacritics and the zero-width non-joiner are ignored (docs/ingestion.md)."
+)
 
 
 def _filter(flt: RecordFilterInput | None) -> RecordFilter:
@@ -95,10 +104,12 @@ class Query(MetricsQuery, DriversField):
         first: int | None = None,
         after: str | None = None,
         order_by: RecordOrder = RecordOrder.OLDEST_FIRST,
+        search: Annotated[str | None, strawberry.argument(description=SEARCH)] = None,
     ) -> Connection[SurveyResponse] | None:
         ctx = info.context
         newest_first = order_by is RecordOrder.NEWEST_FIRST
-        page = await ctx.reader.survey_responses(
-            ctx.tenant, _filter(filter), first, after, newest_first
-        )
+        flt = _filter(filter)
+        if search is not None:
+            flt = replace(flt, terms=tuple(search_terms(search, ctx.settings.max_string_length)))
+        page = await ctx.reader.survey_responses(ctx.tenant, flt, first, after, newest_first)
         return Connection.from_page(page, SurveyResponse.of)

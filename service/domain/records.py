@@ -137,6 +137,7 @@ class RecordFilter:
     channel: str | None = None
     start: datetime | None = None  # inclusive
     end: datetime | None = None  # exclusive
+    terms: tuple[str, ...] = ()  # survey responses: words their comment must all have
 
 
 @dataclass(frozen=True)

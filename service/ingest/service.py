@@ -13,6 +13,7 @@ from service.domain.ids import record_id
 from service.domain.ingest.checks import Limits, RecordInvalid
 from service.domain.model import RecordStatus
 from service.domain.records import JourneyRecord
+from service.domain.search_terms import terms
 from service.ingest.batch import check_size, prepare
 from service.ingest.records import (
     JourneyStages,
@@ -109,6 +110,8 @@ class Ingestor:
             candidate.doc["customerId"] = record_id(
                 CUSTOMERS, tenant, ref["source"], ref["externalId"]
             )
+            if collection == SURVEY_RESPONSES:  # derived, outside the content hash
+                candidate.doc["commentTerms"] = terms(content.get("comment"))
             if content.get("touchpointRef"):
                 tp = content["touchpointRef"]
                 candidate.doc["touchpointId"] = record_id(

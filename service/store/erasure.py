@@ -1,5 +1,6 @@
 """Erasing a customer's personal data: name, e-mail and attributes from the customer,
-comments from its survey responses. The anonymous answers stay, so aggregates do not move.
+comments (and their search words) from its survey responses. The anonymous answers stay, so
+aggregates do not move.
 Erased documents get a content hash no record can have, so that a partner resending the
 customer later stores exactly what it sends (erased fields come back only if sent again).
 The audit trail records that it happened — when and by which credential — never what."""
@@ -32,7 +33,8 @@ async def erase_customer(mongo: Mongo, tenant: str, customer_id: str, credential
     responses = await mongo[SURVEY_RESPONSES].update_many(
         {"tenant": {"$eq": tenant}, "customerId": {"$eq": customer_id},
          "comment": {"$exists": True, "$ne": None}},
-        {"$unset": {"comment": ""}, "$set": {"contentHash": ERASED_HASH, "erasedAt": now}},
+        {"$unset": {"comment": "", "commentTerms": ""},
+         "$set": {"contentHash": ERASED_HASH, "erasedAt": now}},
     )  # fmt: skip
     erased = Erased(customer=bool(found.matched_count), survey_responses=responses.modified_count)
     await mongo[ERASURES].insert_one(

@@ -54,6 +54,16 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel(_RECORD_KEY, unique=True, name="record_key"),
         IndexModel([("tenant", ASCENDING), ("submittedAt", ASCENDING), ("_id", ASCENDING)]),
         IndexModel([("tenant", ASCENDING), ("customerId", ASCENDING), ("submittedAt", ASCENDING)]),
+        # The words of comments (service/search_terms.py): a search is a range on one word.
+        # SecantusDB has no text index; this multikey one works on both (docs/adr/0020).
+        IndexModel(
+            [
+                ("tenant", ASCENDING),
+                ("commentTerms", ASCENDING),
+                ("submittedAt", ASCENDING),
+                ("_id", ASCENDING),
+            ]
+        ),
         # No journey/stage index here: every metric query bounds submittedAt first, and each
         # index costs every insert (the ingestion benchmark measures it).
     ],

@@ -23,7 +23,7 @@ TIME_FIELD = {TOUCHPOINTS: "occurredAt", SURVEY_RESPONSES: "submittedAt"}
 # (tenant, fields…, time) in service/store/indexes.py. Without one, the time index serves.
 _DRIVERS: dict[str, tuple[tuple[str, ...], ...]] = {
     TOUCHPOINTS: (("customerId",), ("journey", "stage"), ("journey",)),
-    SURVEY_RESPONSES: (("customerId",),),
+    SURVEY_RESPONSES: (("customerId",), ("commentTerms",)),
 }
 
 
@@ -38,14 +38,17 @@ def _bare(value: str) -> str:
 def record_query(collection: str, tenant: str, flt: RecordFilter) -> tuple[Doc, Doc]:
     """The (indexed, residual) halves of a record list's filter: the first is what one index
     serves, the second everything else (see service/store/pagination.py)."""
-    equal = {field: _bare(value) for field, value in (
+    equal: Doc = {field: _bare(value) for field, value in (
         ("customerId", flt.customer_id), ("journey", flt.journey),
         ("stage", flt.stage), ("channel", flt.channel),
+        ("commentTerms", flt.terms[0] if flt.terms else None),
     ) if value is not None}  # fmt: skip
     driver = next((d for d in _DRIVERS[collection] if all(f in equal for f in d)), ())
     indexed: Doc = {"tenant": tenant}
     for field in driver:
         indexed[field] = equal.pop(field)
+    if len(flt.terms) > 1 or "commentTerms" in equal:  # every word, as values (never operators)
+        equal["commentTerms"] = {"$all": [_bare(t) for t in flt.terms]}
     window: dict[str, Any] = {}
     if flt.start is not None:
         window["$gte"] = flt.start

@@ -138,6 +138,7 @@ async def test_responses_land_and_are_stored_like_the_mutation_stores_them(
              "scale": {"min": 1, "max": 7}, "component": "PRICE"},
         ],
         "comment": "Great checkout",
+        "commentTerms": ["great", "checkout"],  # its words, for search
         "customerId": record_id("customers", "default", SOURCE, "c1"),
         "touchpointId": record_id("touchpoints", "default", SOURCE, "t1"),
         "segments": ["smb", "vip"],

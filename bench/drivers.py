@@ -23,19 +23,20 @@ from typing import Any
 import httpx
 import numpy as np
 
-from service.app import create_app
-from service.domain import MetricKind
-from service.embedded import EmbeddedMongo
+from devtools.embedded import EmbeddedMongo
+from service.domain.metrics import driver_results
+from service.domain.metrics.cells import CellFilter
+from service.domain.metrics.timeframe import Window
+from service.domain.model import MetricKind
+from service.http.app import create_app
 from service.metrics import driver_analysis
-from service.metrics.cells import CellFilter
-from service.metrics.timeframe import Window
 from service.settings import Settings
 from service.store import driver_rows
 
 TENANT = "default"
 START = datetime(2026, 1, 1, tzinfo=UTC)
 SIZES = (5_000, 10_000, 20_000)
-NAMES = [d.value for d in driver_analysis.CxDriver]
+NAMES = [d.value for d in driver_results.CxDriver]
 DRIVERS = """query($w: TimeWindow) { drivers(outcome: NPS, window: $w) {
   respondents n rSquared ranking { driver importance importanceInterval { low high } } } }"""
 RAW = """query($w: TimeWindow) { metric(kind: NPS, window: $w, source: RAW) { n value } }"""
@@ -109,7 +110,7 @@ async def run(repeat: int = 3, progress: Any = print) -> dict[str, Any]:
                                                                Window(START, end), CellFilter(),
                                                                "NPS", size)  # fmt: skip
                         times["read"].append(time.perf_counter() - began)
-                        names = driver_analysis.drivers_of("NPS")
+                        names = driver_results.drivers_of("NPS")
                         began = time.perf_counter()
                         await asyncio.to_thread(driver_analysis._fit, docs, MetricKind.NPS,
                                                 "NPS", names, float("inf"))  # fmt: skip

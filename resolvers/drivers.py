@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import strawberry
 
+from resolvers.arguments import cell_filter, checked_window
+from resolvers.context import CxInfo
 from schema.drivers import DriverAnalysis
 from schema.inputs import TimeWindow
-from schema.metrics import MetricFilter, MetricWindow, cell_filter, checked_window
+from schema.metrics import MetricFilter, MetricWindow
 from schema.permissions import MetricsRead
-from schema.types import CxInfo
-from service.domain import MetricKind
+from service.domain.metrics.driver_results import DriversQuery
+from service.domain.metrics.timeframe import zone
+from service.domain.model import MetricKind
 from service.metrics import driver_analysis
-from service.metrics.driver_analysis import DriversQuery
-from service.metrics.timeframe import zone
 
 
 @strawberry.type

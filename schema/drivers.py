@@ -7,10 +7,10 @@ from datetime import datetime
 import strawberry
 
 from schema.metrics import ConfidenceInterval, MetricWindow
-from service.domain import MetricKind
-from service.metrics import drivers
-from service.metrics.driver_analysis import CxDriver, DriverAnalysisResult, DriverResult
-from service.metrics.drivers import Quadrant
+from service.domain.metrics import drivers
+from service.domain.metrics.driver_results import CxDriver, DriverAnalysisResult, DriverResult
+from service.domain.metrics.drivers import Quadrant
+from service.domain.model import MetricKind
 
 strawberry.enum(
     CxDriver,

@@ -12,6 +12,7 @@ from service.cache.codec import Codec
 from service.domain.errors import BadUserInput, CxError, NotFound
 from service.domain.metrics import formulas, retention, support
 from service.domain.metrics.cells import CellFilter, GroupKey
+from service.domain.metrics.driver_results import CACHED_TYPES as DRIVER_TYPES
 from service.domain.metrics.formulas import Distribution, MetricValue, Sample
 from service.domain.metrics.funnel import FunnelStep, funnel
 from service.domain.metrics.query import (
@@ -26,7 +27,6 @@ from service.domain.metrics.significance import check_comparable, p_value
 from service.domain.metrics.timeframe import Window
 from service.domain.model import Dimension, MetricKind
 from service.metrics import survey
-from service.metrics.driver_analysis import CACHED_TYPES as DRIVER_TYPES
 from service.settings import Settings
 from service.store import cases, customers, journeys, tenants, touchpoints
 from service.store.client import Mongo

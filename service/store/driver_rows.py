@@ -8,27 +8,15 @@ component, value and scale are projected, plus the record key that orders the ro
 
 from __future__ import annotations
 
-from service.errors import CxError
-from service.metrics.cells import CellFilter
-from service.metrics.timeframe import Window
+from service.domain.metrics.cells import CellFilter
+from service.domain.metrics.driver_results import RatedAnswer, RatedResponse, TooManyResponses
+from service.domain.metrics.timeframe import Window
 from service.store.client import Doc, Mongo, aggregate
 from service.store.indexes import SURVEY_RESPONSES
 from service.store.survey_cells import _response_match
 
 PROJECTION = {"_id": 0, "submittedAt": 1, "source": 1, "externalId": 1, "answers.metric": 1,
               "answers.component": 1, "answers.value": 1, "answers.scale": 1}  # fmt: skip
-
-
-class TooManyResponses(CxError):
-    code = "TOO_MANY_RESPONSES"
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(
-            f"more than {limit} survey responses answer the outcome in this window and filter "
-            "(CX_DRIVERS_MAX_RESPONSES); narrow the window or the filter, or raise the setting",
-            limit=limit,
-            setting="CX_DRIVERS_MAX_RESPONSES",
-        )
 
 
 def pipeline(tenant: str, window: Window, flt: CellFilter, family: str, limit: int) -> list[Doc]:
@@ -47,12 +35,25 @@ def pipeline(tenant: str, window: Window, flt: CellFilter, family: str, limit: i
 
 async def responses(
     mongo: Mongo, tenant: str, window: Window, flt: CellFilter, family: str, limit: int
-) -> list[Doc]:
-    """The responses in ``window`` matching ``flt`` that answered ``family``, in a stable
-    order (submittedAt, source, externalId); more than ``limit`` is TooManyResponses.
-    Run it inside Mongo.budget: one large read may rightly outlast the socket timeout."""
+) -> list[RatedResponse]:
+    """The answers of each response in ``window`` matching ``flt`` that answered ``family``,
+    in a stable order (submittedAt, source, externalId); more than ``limit`` responses is
+    TooManyResponses. Run it inside Mongo.budget: one large read may rightly outlast the
+    socket timeout."""
     docs = await aggregate(mongo[SURVEY_RESPONSES], pipeline(tenant, window, flt, family, limit))
     if len(docs) > limit:
         raise TooManyResponses(limit)
     docs.sort(key=lambda d: (d["submittedAt"], d["source"], d["externalId"]))
-    return docs
+    return [_answers(d) for d in docs]
+
+
+def _answers(doc: Doc) -> RatedResponse:
+    return tuple(
+        RatedAnswer(
+            metric=a["metric"],
+            component=a.get("component"),
+            value=float(a["value"]),
+            scale=(int(a["scale"]["min"]), int(a["scale"]["max"])),
+        )
+        for a in doc.get("answers") or ()
+    )

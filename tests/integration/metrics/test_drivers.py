@@ -12,8 +12,8 @@ import httpx
 import numpy as np
 import pytest
 
-from service.metrics.cells import CellFilter
-from service.metrics.timeframe import Window
+from service.domain.metrics.cells import CellFilter
+from service.domain.metrics.timeframe import Window
 from service.store import driver_rows
 from service.store.indexes import SURVEY_RESPONSES
 from tests.conftest import api_key, make_settings, serving
@@ -26,7 +26,7 @@ from tests.integration.builders import (
     submit_responses,
     upsert_customers,
 )
-from tests.integration.test_pages_use_indexes import TIME_INDEX, _index_of
+from tests.integration.store.test_pages_use_indexes import TIME_INDEX, _index_of
 from tests.oracle import drivers as oracle
 
 START = datetime(2026, 2, 1, tzinfo=UTC)

@@ -7,8 +7,8 @@ import time
 import numpy as np
 import pytest
 
-from service.metrics import drivers
-from service.metrics.drivers import BudgetSpent, Quadrant
+from service.domain.metrics import drivers
+from service.domain.metrics.drivers import BudgetSpent, Quadrant
 
 
 def test_the_quadrant_splits_at_the_average_share_and_the_mean_score() -> None:

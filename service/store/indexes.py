@@ -54,7 +54,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel(_RECORD_KEY, unique=True, name="record_key"),
         IndexModel([("tenant", ASCENDING), ("submittedAt", ASCENDING), ("_id", ASCENDING)]),
         IndexModel([("tenant", ASCENDING), ("customerId", ASCENDING), ("submittedAt", ASCENDING)]),
-        # The words of comments (service/search_terms.py): a search is a range on one word.
+        # The words of comments (service/domain/search_terms.py): a search is a range on one word.
         # SecantusDB has no text index; this multikey one works on both (docs/adr/0020).
         IndexModel(
             [

@@ -59,7 +59,8 @@ class Driver:
     )
     spearman: float | None
     in_model: bool = strawberry.field(
-        description="In the relative-importance model: at least 3 responses and not constant."
+        description="In the relative-importance model: answered by at least half of the "
+        "respondents (and 3), and not constant."
     )
     importance: float | None = strawberry.field(
         description="Johnson's relative weight: the share of the outcome's variance this "

@@ -91,7 +91,7 @@ def _model(x: np.ndarray, y: np.ndarray) -> tuple[list[int], np.ndarray]:
     """The drivers in the model and the complete rows (docs/metrics.md's rule, step by step)."""
     present = ~np.isnan(x)
     model = [j for j in range(x.shape[1])
-             if present[:, j].sum() >= 3 and np.ptp(x[present[:, j], j]) > 0
+             if present[:, j].sum() >= max(3, len(y) / 2) and np.ptp(x[present[:, j], j]) > 0
              and np.ptp(y[present[:, j]]) > 0]  # fmt: skip
     complete = present[:, model].all(axis=1)
     model = [j for j in model if complete.sum() > 1 and np.ptp(x[complete, j]) > 0]

@@ -29,6 +29,9 @@ SEED = 20260711
 LEVEL = 0.95
 CHUNK = 50  # resamples per matrix product: bounds the weight matrix to CHUNK × n
 MIN_PAIRS = 3  # a correlation of fewer rows is always ±1 or undefined
+# A driver enters the relative-weights model when at least this share of the respondents
+# answered it: a driver asked on few surveys would leave few complete cases for all.
+MODEL_SHARE = 0.5
 
 Array = NDArray[np.float64]
 
@@ -76,7 +79,8 @@ def analyse(y: Array, x: Array, deadline: float | None = None) -> Fit:
     pair_n = present.sum(axis=0)
     model = [
         j for j in range(p)
-        if pair_n[j] >= MIN_PAIRS and _varies(x[present[:, j], j]) and _varies(y[present[:, j]])
+        if pair_n[j] >= max(MIN_PAIRS, MODEL_SHARE * n) and _varies(x[present[:, j], j])
+        and _varies(y[present[:, j]])
     ]  # fmt: skip
     complete = _complete(present, model)
     # Drivers constant over the complete cases leave the model (their weight is undefined).

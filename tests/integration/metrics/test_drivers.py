@@ -282,7 +282,7 @@ async def test_no_data_answers_nulls_not_an_error(client: httpx.AsyncClient) -> 
         assert found == (0, None, None, None, None, None) and d["inModel"] is False
 
 
-async def test_a_driver_answered_by_a_few_stays_out_of_the_model_and_says_so(
+async def test_drivers_answered_by_few_stay_out_of_the_model_and_say_so(
     client: httpx.AsyncClient,
 ) -> None:
     records = []
@@ -291,6 +291,8 @@ async def test_a_driver_answered_by_a_few_stays_out_of_the_model_and_says_so(
                    answer("EMOTION", 1 + (i * 3) % 5, 1, 5)]  # fmt: skip
         if i < 2:  # two answers: no correlation, no weight
             answers.append(answer("COMPONENT", 3 + i, 1, 5, component="PRICE"))
+        if i < 15:  # asked on fewer than half of the surveys: a correlation, no weight
+            answers.append(answer("COMPONENT", 1 + (i * 7) % 5, 1, 5, component="PEOPLE"))
         records.append(response(f"s{i}", submitted_at=START + timedelta(hours=i), answers=answers))
     await submit_responses(client, records)
     result = await drivers(client)
@@ -300,7 +302,10 @@ async def test_a_driver_answered_by_a_few_stays_out_of_the_model_and_says_so(
     assert by_name["PRICE"]["meanScore"] == 3.5 and by_name["PRICE"]["lowSample"]
     assert [d["driver"] for d in result["ranking"][:2]] in (
         ["PRODUCT", "EMOTION"], ["EMOTION", "PRODUCT"])  # fmt: skip
-    assert result["n"] == 40  # PRICE is not in the model, so its absence removes no row
+    people = by_name["PEOPLE"]
+    assert (people["n"], people["inModel"], people["importance"]) == (15, False, None)
+    assert people["pearson"] is not None and people["spearman"] is not None
+    assert result["n"] == 40  # neither is in the model, so their absence removes no row
 
 
 # ------------------------------------------------------------------- caching and scopes
@@ -314,9 +319,12 @@ async def test_answers_are_cached_per_data_version(client: httpx.AsyncClient) ->
     first = (await gql_ok(client, query))["drivers"]
     again = (await gql_ok(client, query))["drivers"]
     assert again == first
-    await submit_responses(client, [response("a2", submitted_at=START, answers=[nps(3)])])
-    later = (await gql_ok(client, query))["drivers"]
-    assert later["dataVersion"] > first["dataVersion"] and later["respondents"] == 2
+    written = await submit_responses(client, [response("a2", submitted_at=START,
+                                                        answers=[nps(3)])])  # fmt: skip
+    mine = query.replace("drivers(", f"drivers(minDataVersion: {written['dataVersion']}, ")
+    later = (await gql_ok(client, mine))["drivers"]  # read-your-writes
+    assert later["dataVersion"] == written["dataVersion"] > first["dataVersion"]
+    assert later["respondents"] == 2
 
 
 async def test_drivers_need_the_metrics_read_scope(app: Any) -> None:

@@ -80,6 +80,7 @@ async def analyse(
     flt = {k: None if v is None else sorted(v) for k, v in vars(q.filter).items()}
     described = {"outcome": q.outcome.value, "from": q.window.start.isoformat(),
                  "to": q.window.end.isoformat(), "filter": flt, "method": METHOD,
-                 "resamples": drivers.RESAMPLES, "seed": drivers.SEED}  # fmt: skip
+                 "resamples": drivers.RESAMPLES, "seed": drivers.SEED,
+                 "modelShare": drivers.MODEL_SHARE}  # fmt: skip
     result: DriverAnalysisResult = await metrics._cached(tenant, version, "drivers", described, run)
     return result

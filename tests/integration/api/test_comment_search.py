@@ -163,6 +163,15 @@ async def test_a_search_that_is_no_string_is_a_type_error(client: httpx.AsyncCli
     assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_USER_INPUT"]
 
 
+async def test_search_never_finds_another_tenants_comments(
+    app: Any, client: httpx.AsyncClient
+) -> None:
+    async with http_client(app, tenant="other") as theirs:
+        await submit_responses(theirs, [response("t1", comment="ارسال دیر بود")])
+        assert await found(theirs, "ارسال") == ["t1"]
+    assert await found(client, "ارسال") == []
+
+
 async def test_search_needs_the_data_read_scope(app: Any) -> None:
     async with http_client(app, scopes=["metrics:read"]) as c:
         body = await gql(c, SEARCH, {"q": "کند", "order": "OLDEST_FIRST"})

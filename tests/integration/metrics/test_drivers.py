@@ -16,7 +16,7 @@ from service.domain.metrics.cells import CellFilter
 from service.domain.metrics.timeframe import Window
 from service.store import driver_rows
 from service.store.indexes import SURVEY_RESPONSES
-from tests.conftest import api_key, make_settings, serving
+from tests.conftest import api_key, http_client, make_settings, serving
 from tests.graphql import error_codes, gql, gql_ok, no_answer
 from tests.integration.builders import (
     answer,
@@ -325,6 +325,19 @@ async def test_answers_are_cached_per_data_version(client: httpx.AsyncClient) ->
     later = (await gql_ok(client, mine))["drivers"]  # read-your-writes
     assert later["dataVersion"] == written["dataVersion"] > first["dataVersion"]
     assert later["respondents"] == 2
+
+
+async def test_another_tenants_responses_are_not_read(app: Any, client: httpx.AsyncClient) -> None:
+    async with http_client(app, tenant="other") as theirs:
+        await submit_responses(theirs, [response("x1", submitted_at=START, answers=[
+            nps(2), answer("COMPONENT", 1, 1, 5, component="PRICE")])])  # fmt: skip
+        assert (await drivers(theirs))["respondents"] == 1
+    await submit_responses(client, [response("x1", submitted_at=START, answers=[
+        nps(9), answer("COMPONENT", 5, 1, 7, component="PRICE")])])  # fmt: skip
+    ours = await drivers(client)  # the same record key, another tenant, another scale
+    assert ours["respondents"] == 1
+    price = next(d for d in ours["ranking"] if d["driver"] == "PRICE")
+    assert (price["meanScore"], price["scaleMax"]) == (5.0, 7)
 
 
 async def test_drivers_need_the_metrics_read_scope(app: Any) -> None:

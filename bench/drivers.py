@@ -12,7 +12,6 @@ responses is what the README's sizing sentence quotes.
 from __future__ import annotations
 
 import asyncio
-import resource
 import statistics
 import tempfile
 import time
@@ -121,8 +120,7 @@ async def run(repeat: int = 3, progress: Any = print) -> dict[str, Any]:
                              f"NPS {row['raw_s']:.2f} s, read {row['read_s']:.2f} s, fit "
                              f"{row['fit_s']:.2f} s")  # fmt: skip
                     rows.append(row)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"rows": rows, "repeat": repeat, "peak_rss_mb": peak_mb}
+    return {"rows": rows, "repeat": repeat}
 
 
 def markdown(d: dict[str, Any]) -> str:
@@ -153,7 +151,6 @@ def markdown(d: dict[str, Any]) -> str:
         f"- From {first['responses']:,} to {last['responses']:,} responses the analysis "
         f"takes **{last['drivers_s'] / first['drivers_s']:.1f}×** as long "
         f"({growth:.2f}× of linear).",
-        f"- Peak resident memory of the benchmark process: {d['peak_rss_mb']:,.0f} MB.",
         "",
     ]
     return "\n".join(lines)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import ingest, pages, query, timezones
+from bench import drivers, ingest, pages, query, timezones
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 TARGETS = {"scaling": 1.3, "raw_over_rollup": 20.0, "graphql": 0.25, "ndjson": 0.60,
@@ -54,7 +54,10 @@ def _plot(q: dict[str, Any], i: dict[str, Any], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
-def render(q: dict[str, Any], i: dict[str, Any], p: dict[str, Any], t: dict[str, Any]) -> str:
+def render(
+    q: dict[str, Any], i: dict[str, Any], p: dict[str, Any], t: dict[str, Any],
+    d: dict[str, Any] | None = None,
+) -> str:  # fmt: skip
     res = i["results"]
     indexed = res["insert_many_indexed"]["seconds"]
     g_idx = indexed / res["graphql"]["seconds"]
@@ -108,6 +111,7 @@ def render(q: dict[str, Any], i: dict[str, Any], p: dict[str, Any], t: dict[str,
         f"{_check(speedup >= TARGETS['raw_over_rollup'])}.",
         "",
         timezones.markdown(t),
+        drivers.markdown(d) if d else "",
         "## Ingestion",
         "",
         f"{i['records']:,} survey responses with {i['answers_per_record']} answers each, "
@@ -193,8 +197,10 @@ def main() -> int:
     p = asyncio.run(pages.run())
     print("bench: trends in other timezones ...", flush=True)
     t = asyncio.run(timezones.run())
+    print("bench: key drivers ...", flush=True)
+    d = asyncio.run(drivers.run())
     _plot(q, i, DOCS / "benchmarks.png")
-    (DOCS / "benchmarks.md").write_text(render(q, i, p, t))
+    (DOCS / "benchmarks.md").write_text(render(q, i, p, t, d))
     print(f"bench: wrote {DOCS / 'benchmarks.md'}", flush=True)
     return 0
 

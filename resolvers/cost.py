@@ -40,7 +40,7 @@ from service.domain.errors import CxError
 
 CONNECTIONS = frozenset({"customers", "touchpoints", "surveyResponses"})
 LISTS = {"journeys": 10, "stages": 10, "breakdown": 20, "segments": 20, "journeyFunnel": 10,
-         "ranking": 8}  # fmt: skip
+         "ranking": 8, "groups": 20}  # fmt: skip
 AGGREGATION = 10
 METRIC_WORK = {"metric": AGGREGATION, "breakdown": AGGREGATION, "compare": 2 * AGGREGATION,
                "journeyFunnel": 3 * AGGREGATION, "segments": AGGREGATION,
@@ -119,7 +119,7 @@ class _Costing:
         if name == "trend":
             days = _window_days(args.get("window"))
             return AGGREGATION + math.ceil(days / PERIOD_DAYS.get(str(args.get("granularity")), 1))
-        if name == "breakdown":
+        if name in ("breakdown", "metricChanged"):  # a subscription: its first answer's work
             dimensions = args.get("by")
             return AGGREGATION * max(1, len(dimensions) if isinstance(dimensions, list) else 1)
         return METRIC_WORK.get(name, 0)

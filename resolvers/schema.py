@@ -22,6 +22,7 @@ from resolvers.database_watch import watch_root_fields
 from resolvers.errors import log_errors
 from resolvers.mutation import Mutation
 from resolvers.query import Query
+from resolvers.subscription import OverWebSocketOnly, Subscription
 from schema.scalars import SCALAR_OVERRIDES
 
 MAX_TOKENS = 5000  # a dashboard's document is a few hundred tokens; a bomb is many thousands
@@ -43,6 +44,7 @@ def build_schema(
     return CxSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         scalar_overrides=SCALAR_OVERRIDES,
         # Factories: a fresh extension per request (the caches live at module level).
         extensions=[
@@ -52,6 +54,7 @@ def build_schema(
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),
             *hardening,
+            OverWebSocketOnly,
             QueryCost,
             *extensions,
         ],

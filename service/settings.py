@@ -128,6 +128,20 @@ class Settings(BaseSettings):
     metrics_public: bool = Field(
         default=False, description="/metrics without a credential (else it needs `admin`)."
     )
+    # -- live subscriptions (README "Live metrics") ------------------------------------------
+    subscription_debounce_ms: int = Field(
+        default=1000,
+        ge=0,
+        description="A subscription answers once the writes have paused this long.",
+    )
+    subscriptions_per_key: int = Field(
+        default=20, ge=1, description="Open subscriptions one credential may hold per replica."
+    )
+    subscription_init_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="A WebSocket must send connection_init this soon after opening (4408).",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     log_level: str = "info"

@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from strawberry.asgi import GraphQL
 from strawberry.extensions import SchemaExtension
 from strawberry.http import GraphQLHTTPResponse, process_result
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 
 from resolvers.context import RequestContext
@@ -45,7 +46,9 @@ from service.http.persisted_queries import PersistedQueries
 from service.http.rate_limits import RateLimiter
 from service.http.response_cache import ResponseCache, ResponseCacheStats
 from service.http.shutdown import Lifecycle
+from service.http.websocket import LiveHandler, LiveSocket, live_context, on_connect
 from service.ingest.service import Ingestor
+from service.live.hub import LiveHub
 from service.metrics.drift import DriftMonitor
 from service.metrics.service import MetricsService, answer_params, cache_codec
 from service.reading.reader import Reader
@@ -77,12 +80,19 @@ class AppState:
     versions: VersionFeed
     response_store: BoundedMemoryCache
     watch: DatabaseWatch
+    live: LiveHub
     response_stats: ResponseCacheStats = field(default_factory=ResponseCacheStats)
     indexes_ready: bool = False
     background: set[asyncio.Task[None]] = field(default_factory=set)
 
 
 class CxGraphQL(GraphQL[RequestContext, None]):
+    graphql_transport_ws_handler_class = LiveHandler  # subscriptions only, errors coded
+    websocket_adapter_class = LiveSocket
+
+    async def on_ws_connect(self, context: RequestContext) -> None:
+        await on_connect(context)  # type: ignore[arg-type]  # a LiveContext: see get_context
+
     @property
     def graphql_ide_html(self) -> str:
         return graphiql_html()  # its assets are served by this app, never by a CDN
@@ -101,6 +111,8 @@ class CxGraphQL(GraphQL[RequestContext, None]):
 
     async def get_context(self, request: Any, response: Any) -> RequestContext:
         state: AppState = request.app.state.cx
+        if request.scope["type"] == "websocket":  # a principal comes with connection_init
+            return live_context(state, request)
         # Built by the edge (service/http/edge.py). The GraphiQL page alone passes the edge without
         # a credential, and Strawberry builds a context before rendering it: no scope at all.
         asker: RequestScope | None = getattr(request.state, "request", None)
@@ -127,9 +139,13 @@ class CxGraphQL(GraphQL[RequestContext, None]):
         return context
 
 
+def _origins(settings: Settings) -> list[str]:
+    return [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+
+
 def _cors(settings: Settings) -> list[Middleware]:
     """Off unless CX_CORS_ORIGINS lists the origins a browser may call from."""
-    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    origins = _origins(settings)
     if not origins:
         return []
     return [Middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
@@ -197,6 +213,7 @@ def create_app(
 
         tracing = Tracing.otlp(settings.otel_endpoint)
     listeners: list[Any] = [MongoCommandMetrics(observability)]
+    live = LiveHub(settings.subscriptions_per_key, observability.registry)
     if tracing is not None:
         listeners.append(tracing.mongo_listener())
 
@@ -226,12 +243,14 @@ def create_app(
             authenticator=Authenticator(mongo, settings),
             rate_limiter=RateLimiter(settings),
             # A client of its own: the ping never queues behind the requests' connections.
+            live=live,
             watch=DatabaseWatch(
                 connect(settings, max_pool_size=2, appname="cxgraph-watch"),
                 settings.mongo_server_selection_timeout_s,
             ),
         )
         app.state.cx = state
+        live.start(versions)
         try:
             await ensure_indexes(mongo)
             state.indexes_ready = True
@@ -245,6 +264,7 @@ def create_app(
             # In-flight requests are done (uvicorn waited for them): now close the clients.
             for task in list(state.background):
                 task.cancel()
+            await live.close()
             try:
                 await cache.close()
                 await state.rate_limiter.close()
@@ -261,10 +281,15 @@ def create_app(
         build_schema(extensions, production=settings.production),
         graphql_ide="graphiql" if settings.graphiql else None,
         allow_queries_via_get=True,  # queries only: a GET mutation is refused (405)
+        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+        connection_init_wait_timeout=timedelta(seconds=settings.subscription_init_timeout_s),
+        max_subscriptions_per_connection=None,  # CX_SUBSCRIPTIONS_PER_KEY, per credential
+        allowed_origins=_origins(settings),  # browsers on other origins, as for CORS
     )
 
     routes: list[BaseRoute] = [
         Route("/graphql", graphql_app),
+        WebSocketRoute("/graphql", graphql_app),  # subscriptions (service/http/websocket.py)
         Route("/livez", livez),
         Route("/readyz", readyz),
         Route("/ingest/{collection}", ingest_ndjson, methods=["POST"]),

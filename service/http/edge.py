@@ -20,6 +20,7 @@ from service.domain.request import RequestScope
 from service.http.asgi import answer, error_body, read_body
 from service.http.graphiql import ASSETS_PATH
 from service.http.slow_clients import BodyTimeout, SendTimeout, receive_within, send_within
+from service.http.websocket import websocket_edge
 
 access_log = logging.getLogger("cxgraph.access")
 OPEN_PATHS = frozenset({"/livez", "/readyz"})
@@ -34,6 +35,9 @@ class Edge:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":  # authenticated at connection_init (websocket.py)
+            await websocket_edge(self.app, scope, receive, send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

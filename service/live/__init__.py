@@ -1,0 +1,1 @@
+"""Live metric subscriptions over WebSocket (README "Live metrics", docs/adr/0021)."""

@@ -23,6 +23,7 @@ from prometheus_client import (
 from pymongo import monitoring
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
 
 from resolvers.errors import with_code
 from service.domain.model import RecordStatus
@@ -129,7 +130,15 @@ class OperationMetrics(SchemaExtension):
         outcome = outcome_of(errors)
         label = obs.operation_label(self.execution_context.operation_name)
         obs.operations.labels(label, outcome).inc()
-        obs.operation_seconds.labels(label).observe(seconds)
+        if not _is_subscription(self.execution_context):  # its time is its lifetime
+            obs.operation_seconds.labels(label).observe(seconds)
+
+
+def _is_subscription(execution_context: Any) -> bool:
+    try:
+        return bool(execution_context.operation_type is OperationType.SUBSCRIPTION)
+    except RuntimeError:  # a document that names no operation it has
+        return False
 
 
 class MongoCommandMetrics(monitoring.CommandListener):

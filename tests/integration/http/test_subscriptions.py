@@ -8,6 +8,8 @@ GraphQL mutations, as a partner's would; no MongoDB is mocked.
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import re
 import signal
 from datetime import UTC, datetime, timedelta
@@ -19,6 +21,7 @@ import pytest
 from starlette.applications import Starlette
 
 from service.auth.api_keys import create as create_key
+from service.auth.api_keys import split
 from service.store import api_keys as stored_keys
 from tests import oracle
 from tests.conftest import api_key, http_client, make_settings, running_app
@@ -250,7 +253,10 @@ async def active_subscriptions(app: Starlette) -> int:
     return int(float(found.group(1)))
 
 
-async def test_subscriptions_per_credential_are_limited_and_counted(mongo_uri: str) -> None:
+async def test_subscriptions_per_credential_are_limited_and_counted(
+    mongo_uri: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="cxgraph.access")
     settings = make_settings(mongo_uri, subscriptions_per_key=2)
     async with running_app(settings) as app, listening(app) as url:
         key, other_key = await api_key(app), await api_key(app)
@@ -284,6 +290,23 @@ async def test_subscriptions_per_credential_are_limited_and_counted(mongo_uri: s
             await asyncio.sleep(0.05)
         assert await active_subscriptions(app) == 0
         assert app.state.cx.live.tenants == {}
+        async with http_client(app) as admin:
+            text = (await admin.get("/metrics")).text
+        assert 'cx_graphql_operations_total{operation="anonymous",outcome="ok"} 4.0' in text
+        assert ('cx_graphql_operations_total{operation="anonymous",'
+                'outcome="TOO_MANY_SUBSCRIPTIONS"} 1.0') in text  # fmt: skip
+        assert "cx_subscriptions_refused_total 1.0" in text
+        assert "cx_subscription_messages_total 4.0" in text
+        # A subscription's lifetime is not an operation's latency.
+        assert "cx_graphql_operation_duration_seconds_count" not in text
+    # One access-log line per socket, naming its credential (never the key) and tenant.
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "cxgraph.access"]
+    sockets = [line for line in lines if line["method"] == "WEBSOCKET"]
+    assert len(sockets) == 3
+    assert {line["tenant"] for line in sockets} == {"default"}
+    ids = [f"key:{part[0]}" for k in (key, key, other_key) if (part := split(k))]
+    assert sorted(line["credential"] for line in sockets) == sorted(ids)
+    assert not any(key in r.getMessage() for r in caplog.records)
 
 
 async def test_a_revoked_key_ends_its_subscription(mongo_uri: str) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 from starlette.applications import Starlette
 
@@ -357,3 +358,35 @@ async def test_a_draining_server_closes_sockets_with_service_restart(
             server.proc.send_signal(signal.SIGTERM)
             assert await sub.closed_with() == 1012
         assert await asyncio.to_thread(server.proc.wait, 30) == 0, server.log()
+
+
+SECRET = "live-test-secret-of-at-least-32-bytes!!"
+
+
+def token(tenant: str, expires_in_s: float, scope: str = "metrics:read") -> str:
+    exp = datetime.now(UTC) + timedelta(seconds=expires_in_s)
+    return jwt.encode({"sub": "dashboard-user", "tenant": tenant, "scope": scope, "exp": exp},
+                      SECRET, algorithm="HS256")  # fmt: skip
+
+
+async def test_a_bearer_token_acts_for_its_tenant_until_it_expires(mongo_uri: str) -> None:
+    settings = make_settings(mongo_uri, jwt_secret=SECRET, jwt_leeway_s=0,
+                             version_staleness_ms=200, subscription_debounce_ms=200)  # fmt: skip
+    async with (running_app(settings) as app, listening(app) as url,
+                http_client(app, tenant="acme") as acme):  # fmt: skip
+        at = WHOLE_DAYS[0] + timedelta(days=1)
+        await gql_ok(acme, UPSERT_CUSTOMERS, {"input": [{"source": SOURCE, "externalId": "c1"}]})
+        await submit(acme, [nps_response("r1", "c1", 9, at)])
+        assert await closed(url, bearer(token("acme", -60))) == 4403  # expired already
+
+        async with live(url, bearer(token("acme", 4))) as sub:
+            await sub.subscribe("t", NPS_TOTAL, {})
+            [group] = (await sub.next_data("t"))["metricChanged"]["groups"]
+            assert group["result"]["n"] == 1  # acme's response: the token's tenant
+            await asyncio.sleep(5)  # the token expires
+            await submit(acme, [nps_response("r2", "c1", 0, at)])
+            ended = await sub.receive()
+            assert [e["extensions"]["code"] for e in ended["payload"]["errors"]] == [
+                "UNAUTHENTICATED"]  # fmt: skip
+            assert "expired" in ended["payload"]["errors"][0]["message"]
+            assert (await sub.receive())["type"] == "complete"

@@ -77,21 +77,19 @@ class LiveHub:
         self.tick_s = MAX_TICK_S
         self._ticker: asyncio.Task[None] | None = None
         self._failing = False
-        if registry is not None:
-            Gauge("cx_subscriptions_active", "Open metric subscriptions on this replica.",
-                  registry=registry).set_function(lambda: self.active)  # fmt: skip
-            self.refused = Counter(
-                "cx_subscriptions_refused",
-                "Subscriptions refused because their credential held CX_SUBSCRIPTIONS_PER_KEY.",
-                registry=registry,
-            )
-            self.updates = Counter(
-                "cx_subscription_messages",
-                "Answers sent to subscribers (first answers and updates).",
-                registry=registry,
-            )
-        else:
-            self.refused = self.updates = None  # type: ignore[assignment]
+        registry = registry if registry is not None else CollectorRegistry()  # tests: own
+        Gauge("cx_subscriptions_active", "Open metric subscriptions on this replica.",
+              registry=registry).set_function(lambda: self.active)  # fmt: skip
+        self.refused = Counter(
+            "cx_subscriptions_refused",
+            "Subscriptions refused because their credential held CX_SUBSCRIPTIONS_PER_KEY.",
+            registry=registry,
+        )
+        self.updates = Counter(
+            "cx_subscription_messages",
+            "Answers sent to subscribers (first answers and updates).",
+            registry=registry,
+        )
 
     @property
     def active(self) -> int:
@@ -113,8 +111,7 @@ class LiveHub:
     async def subscription(self, credential_id: str, tenant: str) -> AsyncIterator[TenantVersion]:
         """One open subscription: counted against its credential while the block runs."""
         if self.held.get(credential_id, 0) >= self.per_key:
-            if self.refused is not None:
-                self.refused.inc()
+            self.refused.inc()
             raise TooManySubscriptions(self.per_key)
         self.held[credential_id] = self.held.get(credential_id, 0) + 1
         watched = self.tenants.get(tenant)
@@ -135,8 +132,7 @@ class LiveHub:
                 del self.held[credential_id]
 
     def sent(self) -> None:
-        if self.updates is not None:
-            self.updates.inc()
+        self.updates.inc()
 
     def _ensure_ticking(self) -> None:
         if self._ticker is None or self._ticker.done():

@@ -7,13 +7,32 @@ from enum import Enum
 
 from schema.enums import Channel, Component
 from schema.inputs import TimeWindow
-from schema.metrics import MetricFilter
+from schema.metrics import MAX_QUESTION_LENGTH, MAX_QUESTIONS, MetricFilter
+from service.domain.errors import BadUserInput
 from service.domain.metrics.cells import CellFilter
 from service.domain.metrics.query import MetricQuery, Source
 from service.domain.metrics.timeframe import Window, default_window, zone
 from service.domain.metrics.timeframe import window as make_window
 from service.domain.model import Calendar, Dimension, Granularity, MetricKind, WeekStart
 from service.settings import Settings
+
+
+def _questions(questions: list[str] | None) -> frozenset[str] | None:
+    if questions is None:
+        return None
+    if len(questions) > MAX_QUESTIONS:
+        raise BadUserInput(
+            f"filter.questions has {len(questions)} ids; the limit is {MAX_QUESTIONS}",
+            reason="INVALID_QUESTIONS", maximum=MAX_QUESTIONS,
+        )  # fmt: skip
+    for question in questions:
+        if len(question) > MAX_QUESTION_LENGTH:
+            raise BadUserInput(
+                f"a question id in filter.questions is {len(question)} characters; the limit "
+                f"is {MAX_QUESTION_LENGTH}",
+                reason="INVALID_QUESTIONS", maximum=MAX_QUESTION_LENGTH,
+            )  # fmt: skip
+    return frozenset(questions)
 
 
 def cell_filter(flt: MetricFilter | None) -> CellFilter:
@@ -28,6 +47,7 @@ def cell_filter(flt: MetricFilter | None) -> CellFilter:
     return CellFilter(
         segments=values(flt.segments), journeys=values(flt.journeys), stages=values(flt.stages),
         channels=values(flt.channels), components=values(flt.components),
+        questions=_questions(flt.questions),
     )  # fmt: skip
 
 

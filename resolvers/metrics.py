@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 import strawberry
@@ -24,8 +25,8 @@ from schema.metrics import (
 from schema.permissions import MetricsRead
 from service.domain.errors import BadUserInput
 from service.domain.metrics import multiple
-from service.domain.metrics.multiple import Adjustment, Against, GroupTest, Outcome
-from service.domain.metrics.query import IncompatibleScales, Source
+from service.domain.metrics.multiple import Adjustment, Against, GroupTest, Outcome, Withheld
+from service.domain.metrics.query import IncompatibleDirections, IncompatibleScales, Source
 from service.domain.model import Calendar, Dimension, Granularity, MetricKind, WeekStart
 from service.metrics.service import MetricResult as Result
 
@@ -89,14 +90,19 @@ class MetricsQuery:
         tests: list[GroupTest | None] = [None] * len(rows)
         if significance is not None and rows:
             total: Outcome | None = None
+            no_total = Withheld.INCOMPATIBLE_SCALES
             try:  # the whole filtered population, at the groups' data version
                 whole = build_query(ctx.settings, kind, window, filter, source=source_)
+                # the groups' units: a COMPONENT breakdown's are per response and component
+                whole = replace(whole, component_units=Dimension.COMPONENT in by)
                 version = rows[0][1].data_version
                 total = _outcome(await ctx.metrics.metric(ctx.tenant, whole, version))
             except IncompatibleScales:
                 total = None
+            except IncompatibleDirections:
+                total, no_total = None, Withheld.INCOMPATIBLE_DIRECTIONS
             groups = [_outcome(result) for _, result in rows]
-            tests = list(multiple.vs_rest(kind, total, groups, adjustment))
+            tests = list(multiple.vs_rest(kind, total, groups, adjustment, no_total))
         return [
             MetricGroup(
                 keys=[DimensionValue(dimension=d, value=v) for d, v in zip(by, keys, strict=True)],

@@ -192,7 +192,7 @@ class SurveyResponse:
         answers = [
             Answer(question=a.question, metric=AnswerMetric(a.metric), value=a.value,
                    scale_min=a.scale_min, scale_max=a.scale_max,
-                   component=_optional(Component, a.component))
+                   component=_optional(Component, a.component), high_is_easy=a.high_is_easy)
             for a in r.answers
         ]  # fmt: skip
         return cls(

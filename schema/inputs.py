@@ -72,6 +72,12 @@ class AnswerInput:
     scale_min: int
     scale_max: int
     component: Component | None = strawberry.UNSET
+    high_is_easy: bool | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="CES answers: whether a high value means easy. Default true (the CES 2.0 "
+        "agreement scale, 'the company made it easy'); false for an effort scale ('how much "
+        "effort did you put in', high = hard). Other metrics take only true.",
+    )
 
 
 @strawberry.input

@@ -54,6 +54,10 @@ strawberry.enum(
 )
 
 
+MAX_QUESTIONS = 100  # question ids in one filter
+MAX_QUESTION_LENGTH = 256  # as long as an answer's question may be
+
+
 @strawberry.input(description='Each list is matched as "any of"; lists combine with AND.')
 class MetricFilter:
     segments: list[str] | None = None
@@ -61,6 +65,12 @@ class MetricFilter:
     stages: list[str] | None = None
     channels: list[Channel] | None = None
     components: list[Component] | None = None
+    questions: list[str] | None = strawberry.field(
+        default=None,
+        description="Survey metrics: the answers to these question ids only (each response "
+        f"counts once, as the mean of its answers to them); at most {MAX_QUESTIONS}. Read "
+        "from raw documents.",
+    )
 
 
 @strawberry.input(description="One side of a comparison.")
@@ -101,7 +111,10 @@ class MetricResult:
     kind: MetricKind
     definition: str
     value: float | None = strawberry.field(description="Null when n = 0.")
-    n: int
+    n: int = strawberry.field(
+        description="Respondents for survey metrics (one per response, however many answers "
+        "it gives), cases for FCR, customers for customer metrics."
+    )
     numerator: float | None
     denominator: float | None
     scale_min: int | None
@@ -115,6 +128,11 @@ class MetricResult:
     window: MetricWindow = strawberry.field(
         description="The window answered for: the one asked for, the default last 30 days, "
         "or a trend point's period."
+    )
+    high_is_easy: bool | None = strawberry.field(
+        default=None,
+        description="CES kinds: whether a high answer means easy in the answers read (false: "
+        "an effort scale); null for other kinds and when n = 0.",
     )
 
     @classmethod
@@ -138,6 +156,7 @@ class MetricResult:
             distribution=NpsDistribution(promoters=d.promoters, passives=d.passives,
                                          detractors=d.detractors) if d else None,
             window=MetricWindow.of(window or q.window, q.timezone),
+            high_is_easy=v.high_is_easy,
         )  # fmt: skip
 
 

@@ -25,6 +25,9 @@ class Answer:
     scale_min: int
     scale_max: int
     component: Component | None
+    high_is_easy: bool = strawberry.field(
+        description="Whether a high value means easy (CES; true unless sent false)."
+    )
 
 
 @strawberry.type

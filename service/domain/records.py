@@ -75,6 +75,7 @@ class AnswerRecord:
     scale_min: int
     scale_max: int
     component: str | None
+    high_is_easy: bool = True  # CES: whether a high value means easy (stored only when false)
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,9 @@ RESPONSE_FIELDS = frozenset(
     {"source", "externalId", "customer", "touchpoint", "journey", "stage", "channel",
      "submittedAt", "answers", "comment"}
 )  # fmt: skip
-ANSWER_FIELDS = frozenset({"question", "metric", "value", "scaleMin", "scaleMax", "component"})
+ANSWER_FIELDS = frozenset(
+    {"question", "metric", "value", "scaleMin", "scaleMax", "component", "highIsEasy"}
+)
 REF_FIELDS = frozenset({"source", "externalId"})
 JOURNEY_FIELDS = frozenset({"key", "name", "stages"})
 STAGE_FIELDS = frozenset({"key", "name", "phase"})
@@ -159,6 +161,7 @@ def _answer(answer: Any, index: int) -> dict[str, Any]:
     low = integer(answer, "scaleMin", path=path)
     high = integer(answer, "scaleMax", path=path)
     component = enum_value(answer, "component", COMPONENTS, required=False, path=path)
+    high_is_easy = boolean(answer, "highIsEasy", path=path)
     assert value is not None
     if low >= high:
         raise RecordInvalid(
@@ -180,13 +183,24 @@ def _answer(answer: Any, index: int) -> dict[str, Any]:
         raise RecordInvalid(
             codes.MISSING_COMPONENT, f"{path}component", "a COMPONENT answer needs its component"
         )
-    return {
+    if high_is_easy is False and metric != AnswerMetric.CES.value:
+        raise RecordInvalid(
+            codes.INVALID_DIRECTION,
+            f"{path}highIsEasy",
+            f"highIsEasy false (a high value means hard) applies to CES answers, not {metric}",
+        )
+    content = {
         "question": question,
         "metric": metric,
         "value": int(value) if value.is_integer() else value,
         "scale": {"min": low, "max": high},
         "component": component,
     }
+    # Stored only when false: an answer without it (or sent true) means high = easy, and a
+    # record stored before the field existed stays UNCHANGED when sent again.
+    if high_is_easy is False:
+        content["highIsEasy"] = False
+    return content
 
 
 def validate_response(

@@ -18,6 +18,7 @@ from service.domain.metrics.funnel import FunnelStep, funnel
 from service.domain.metrics.query import (
     CUSTOMER_KINDS,
     SURVEY_FAMILY,
+    IncompatibleDirections,
     IncompatibleScales,
     MetricQuery,
     PeriodKey,
@@ -82,12 +83,19 @@ class MetricsService:
             groups = await survey.histograms(self.mongo, tenant, tenant_tz, q)
             out: Computed = {}
             for key, hists in groups.items():
+                scales = sorted({scale for scale, _ in hists.by_scale})
+                if len(scales) > 1:
+                    raise IncompatibleScales(q.kind, scales)
                 if len(hists.by_scale) > 1:
-                    raise IncompatibleScales(q.kind, list(hists.by_scale))
-                ((scale, hist),) = hists.by_scale.items()
-                out[key] = formulas.from_histogram(q.kind, hist, scale)
+                    raise IncompatibleDirections(q.kind)
+                (((scale, high_is_easy), hist),) = hists.by_scale.items()
+                out[key] = formulas.from_histogram(q.kind, hist, scale, high_is_easy)
             return out
         if q.kind is MetricKind.FCR:
+            if q.filter.questions is not None:
+                raise BadUserInput("FCR reads support contacts: the questions filter selects "
+                                   "survey answers and does not apply",
+                                   reason="UNSUPPORTED_FILTER")  # fmt: skip
             contacts = await cases.contacts_of_cases_in(self.mongo, tenant, q.window)
             return support.fcr(q, contacts, timedelta(days=self.settings.fcr_recontact_days))
         assert q.kind in CUSTOMER_KINDS
@@ -243,7 +251,8 @@ def _describe(q: Any) -> Any:
                 "by": [d.value for d in q.by],
                 "granularity": q.granularity.value if q.granularity else None,
                 "tz": q.timezone.key, "source": q.source.value,
-                "calendar": q.calendar.value, "weekStart": q.week_start.value}  # fmt: skip
+                "calendar": q.calendar.value, "weekStart": q.week_start.value,
+                "componentUnits": q.component_units}  # fmt: skip
     return q
 
 

@@ -8,15 +8,18 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from service.domain.metrics.cells import (
+    RESPONSE,
     Cell,
     CellKey,
     GroupKey,
     PackedGrouper,
     ScaledHistograms,
     group_cells,
+    per_component,
 )
 from service.domain.metrics.query import SURVEY_FAMILY, MetricQuery, PeriodKey, Source
 from service.domain.metrics.timeframe import DayPart, Window, split_into_slots
+from service.domain.model import Dimension
 from service.store import rollups, survey_cells
 from service.store.client import Mongo
 from service.store.rollups import RollupDay
@@ -58,8 +61,38 @@ def day_periods(q: MetricQuery) -> dict[str, PeriodKey]:
     return out
 
 
-async def raw_cells(mongo: Mongo, tenant: str, q: MetricQuery) -> list[tuple[PeriodKey, Cell]]:
+def family_of(q: MetricQuery) -> str:
+    """The cells a survey query reads. Answer cells hold one value per respondent: a
+    response's answers of the metric averaged, or, for a COMPONENT breakdown or a filter of
+    one component, averaged per component (``per_component``)."""
     family = SURVEY_FAMILY[q.kind]
+    components = q.filter.components
+    if family != RESPONSE and (
+        Dimension.COMPONENT in q.by
+        or q.component_units
+        or (components is not None and len(components) <= 1)
+    ):
+        return per_component(family)
+    return family
+
+
+def needs_raw(q: MetricQuery) -> bool:
+    """Whether only raw documents answer the query exactly. Rollups keep each response's
+    mean over all its answers of a metric, and per component; a filter that picks some of
+    a response's answers — ``questions``, or two components or more without a COMPONENT
+    breakdown — asks for a mean over those answers only."""
+    if q.filter.questions is not None:
+        return True
+    components = q.filter.components
+    return (
+        family_of(q) == SURVEY_FAMILY[q.kind] != RESPONSE
+        and components is not None
+        and len(components) > 1
+    )
+
+
+async def raw_cells(mongo: Mongo, tenant: str, q: MetricQuery) -> list[tuple[PeriodKey, Cell]]:
+    family = family_of(q)
     found = await survey_cells.cells(mongo, tenant, [q.window], q.filter, _period_by(q), family)
     return _tag(found, q)
 
@@ -91,7 +124,7 @@ async def rollup_histograms(
     """Whole tenant-local days from day rollups, the parts of days a period boundary cuts
     (another timezone's midnight, an unaligned window) from slot rollups, and what is left
     of an end off the quarter-hour grid from raw documents: exact, in any timezone."""
-    family = SURVEY_FAMILY[q.kind]
+    family = family_of(q)
     whole: dict[str, PeriodKey] = {}
     parts: list[tuple[PeriodKey, DayPart]] = []
     edges: list[Window] = []
@@ -129,14 +162,14 @@ async def rollup_histograms(
     grouped = grouper.result()
     for group, hists in group_cells(_tag(edge_cells, q), q.filter, q.by).items():
         target = grouped.setdefault(group, ScaledHistograms())
-        for scale, hist in hists.by_scale.items():
-            target.add(scale, hist)
+        for measure, hist in hists.by_scale.items():
+            target.add(measure, hist)
     return grouped
 
 
 async def histograms(
     mongo: Mongo, tenant: str, tenant_tz: ZoneInfo, q: MetricQuery
 ) -> dict[tuple[PeriodKey, GroupKey], ScaledHistograms]:
-    if q.source is Source.RAW:
+    if q.source is Source.RAW or needs_raw(q):
         return group_cells(await raw_cells(mongo, tenant, q), q.filter, q.by)
     return await rollup_histograms(mongo, tenant, tenant_tz, q)

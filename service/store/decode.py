@@ -68,6 +68,7 @@ def answer(doc: Doc) -> AnswerRecord:
         scale_min=doc["scale"]["min"],
         scale_max=doc["scale"]["max"],
         component=doc.get("component"),
+        high_is_easy=doc.get("highIsEasy") is not False,
     )
 
 

@@ -20,7 +20,9 @@ from dataclasses import dataclass
 
 from service.domain.metrics.cells import Cell, CellKey
 
-FORMAT_VERSION = 2  # bump when pack()'s layout or what a cell holds changes (2: slots)
+# Bump when pack()'s layout or what a cell holds changes: 2 slots; 3 respondent-level cells
+# (a response's answers of a metric averaged, per-component families) and the CES direction.
+FORMAT_VERSION = 3
 MAX_DENSE_WIDTH = 1000  # wider integer scales are stored sparse
 _HEADER = struct.Struct("<I")
 
@@ -69,7 +71,7 @@ def pack(cells: Iterable[Cell]) -> bytes:
         else:
             sparse[str(i)] = [[v, c] for v, c in sorted(cell.hist.items())]
         rows.append([list(k.segments), k.journey, k.stage, k.channel, list(k.components),
-                     k.scale[0], k.scale[1], offset])  # fmt: skip
+                     k.scale[0], k.scale[1], offset, k.high_is_easy])  # fmt: skip
     header = json.dumps({"k": rows, "s": sparse}, separators=(",", ":")).encode()
     return zlib.compress(_HEADER.pack(len(header)) + header + counts.tobytes(), 1)
 
@@ -81,8 +83,8 @@ def unpack(blob: bytes) -> PackedDay:
     counts = array("q")
     counts.frombytes(raw[_HEADER.size + size :])
     keys, offsets = [], []
-    for s, j, st, ch, co, lo, hi, offset in header["k"]:
-        keys.append(CellKey(tuple(s), j, st, ch, tuple(co), (lo, hi)))
+    for s, j, st, ch, co, lo, hi, offset, easy in header["k"]:
+        keys.append(CellKey(tuple(s), j, st, ch, tuple(co), (lo, hi), easy))
         offsets.append(offset)
     sparse = {int(i): [(v, c) for v, c in pairs] for i, pairs in header["s"].items()}
     return PackedDay(keys=keys, offsets=offsets, counts=counts, sparse=sparse)

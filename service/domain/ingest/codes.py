@@ -15,6 +15,7 @@ INVALID_SCALE = "INVALID_SCALE"  # scaleMin >= scaleMax
 VALUE_OUT_OF_SCALE = "VALUE_OUT_OF_SCALE"  # value outside [scaleMin, scaleMax]
 INVALID_NPS_SCALE = "INVALID_NPS_SCALE"  # an NPS answer not on the 0-10 scale
 MISSING_COMPONENT = "MISSING_COMPONENT"  # a COMPONENT answer without its component
+INVALID_DIRECTION = "INVALID_DIRECTION"  # highIsEasy false on an answer that is not CES
 NEGATIVE_VALUE = "NEGATIVE_VALUE"
 INVALID_VALUE = "INVALID_VALUE"  # not a finite number, or otherwise malformed
 UNKNOWN_JOURNEY = "UNKNOWN_JOURNEY"

@@ -15,10 +15,23 @@ from typing import Generic, Protocol, TypeVar
 from service.domain.model import Dimension
 
 Scale = tuple[int, int]
+# A scale and its direction: whether a high answer means easy (CES; True for every other
+# metric). Answers of one scale but opposite directions are never pooled either.
+Measure = tuple[Scale, bool]
 GroupKey = tuple[str | None, ...]
 P = TypeVar("P")  # what cells are labelled with: a period, a day, or None
 
 RESPONSE = "RESPONSE"  # pseudo answer metric: one value 1 per response, for RESPONSE_COUNT
+
+
+def per_component(family: str) -> str:
+    """The family of an answer metric's per-component cells.
+
+    Answer cells count respondents: a metric's own family holds, per response, the mean of
+    its answers of that metric (one scale and direction); ``per_component(metric)`` holds,
+    per response and component, the mean of its answers of that component. The first
+    answers totals, the second COMPONENT breakdowns and one-component filters."""
+    return f"{family}/COMPONENT"
 
 
 @dataclass(frozen=True)
@@ -27,8 +40,15 @@ class CellKey:
     journey: str | None
     stage: str | None
     channel: str | None
-    components: tuple[str, ...]  # an answer's component (0 or 1); a response's distinct ones
+    # an answer cell's components: its response's distinct ones among the answers averaged
+    # (the per-component family: that one component, or none); a response's distinct ones
+    components: tuple[str, ...]
     scale: Scale
+    high_is_easy: bool = True  # CES answers on an effort scale ("how much effort") say False
+
+    @property
+    def measure(self) -> Measure:
+        return (self.scale, self.high_is_easy)
 
 
 @dataclass
@@ -39,13 +59,17 @@ class Cell:
 
 @dataclass(frozen=True)
 class CellFilter:
-    """Each a set matched as "any of"; None means no restriction."""
+    """Each a set matched as "any of"; None means no restriction.
+
+    ``questions`` selects answers by question id; cells do not hold questions, so it is
+    applied where answers are read (raw documents), never by ``matches``."""
 
     segments: frozenset[str] | None = None
     journeys: frozenset[str] | None = None
     stages: frozenset[str] | None = None
     channels: frozenset[str] | None = None
     components: frozenset[str] | None = None
+    questions: frozenset[str] | None = None
 
     def matches(self, key: CellKey) -> bool:
         return (
@@ -90,12 +114,12 @@ def group_keys(
 
 @dataclass
 class ScaledHistograms:
-    """One group's histograms, kept apart by scale so scales are never pooled."""
+    """One group's histograms, kept apart by scale and direction so neither is pooled."""
 
-    by_scale: dict[Scale, Counter[float]] = field(default_factory=dict)
+    by_scale: dict[Measure, Counter[float]] = field(default_factory=dict)
 
-    def add(self, scale: Scale, hist: Counter[float]) -> None:
-        self.by_scale.setdefault(scale, Counter()).update(hist)
+    def add(self, measure: Measure, hist: Counter[float]) -> None:
+        self.by_scale.setdefault(measure, Counter()).update(hist)
 
 
 def group_cells(
@@ -107,7 +131,7 @@ def group_cells(
         if not flt.matches(cell.key):
             continue
         for group in group_keys(cell.key, by, flt.components):
-            groups.setdefault((period, group), ScaledHistograms()).add(cell.key.scale, cell.hist)
+            groups.setdefault((period, group), ScaledHistograms()).add(cell.key.measure, cell.hist)
     return groups
 
 
@@ -121,7 +145,7 @@ class PackedGrouper(Generic[P]):
     def __init__(self, flt: CellFilter, by: tuple[Dimension, ...]) -> None:
         self.flt, self.by = flt, by
         self._memo: dict[CellKey, list[GroupKey]] = {}
-        self._dense: dict[tuple[P, GroupKey, Scale], list[int]] = {}
+        self._dense: dict[tuple[P, GroupKey, Measure], list[int]] = {}
         self._sparse: list[tuple[P, Cell]] = []
         self._subtracted = False
 
@@ -173,19 +197,21 @@ class PackedGrouper(Generic[P]):
         width = key.scale[1] - key.scale[0] + 1
         vector = counts[offset : offset + width]
         op = add if sign > 0 else sub
+        measure = key.measure
         for group in groups:
-            acc = self._dense.get((period, group, key.scale))
+            acc = self._dense.get((period, group, measure))
             if acc is None:
-                self._dense[(period, group, key.scale)] = [sign * c for c in vector]
+                self._dense[(period, group, measure)] = [sign * c for c in vector]
             else:
                 acc[:] = map(op, acc, vector)
 
     def result(self) -> dict[tuple[P, GroupKey], ScaledHistograms]:
         out = group_cells(self._sparse, self.flt, self.by)
-        for (period, group, scale), vector in self._dense.items():
-            hist: Counter[float] = Counter({scale[0] + i: c for i, c in enumerate(vector) if c})
+        for (period, group, measure), vector in self._dense.items():
+            low = measure[0][0]
+            hist: Counter[float] = Counter({low + i: c for i, c in enumerate(vector) if c})
             if hist:
-                out.setdefault((period, group), ScaledHistograms()).add(scale, hist)
+                out.setdefault((period, group), ScaledHistograms()).add(measure, hist)
         if self._subtracted:  # what was taken away can leave zero counts behind: drop them
             for hists in out.values():
                 hists.by_scale = {s: +h for s, h in hists.by_scale.items() if +h}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from service.domain.metrics import stats
 from service.domain.metrics.query import ScaleTooShort
@@ -47,6 +47,7 @@ class MetricValue:
     margin_of_error: float | None = None
     distribution: Distribution | None = None
     sample: Sample | None = None
+    high_is_easy: bool | None = None  # CES kinds with answers: the direction read
 
 
 DEFINITIONS: dict[MetricKind, str] = {
@@ -62,7 +63,8 @@ DEFINITIONS: dict[MetricKind, str] = {
     "100; t-interval clipped to [100·min/max, 100]",
     MetricKind.CES: "the source document's CES: Σ ratings / N (mean effort score); t-interval "
     "clipped to the scale",
-    MetricKind.CES_PERCENT_EASY: "100 · answers in the top two ('easy') points / N; Wilson",
+    MetricKind.CES_PERCENT_EASY: "100 · respondents in the two 'easy' points / N: the top two "
+    "(highIsEasy, the CES 2.0 agreement scale) or the bottom two (an effort scale); Wilson",
     MetricKind.FCR: "100 · cases resolved at first contact / cases whose first contact is in "
     "the window (open cases included); resolved at first contact: that contact resolved and no "
     "other within CX_FCR_RECONTACT_DAYS; Wilson interval",
@@ -230,12 +232,34 @@ BOX_KINDS = frozenset({MetricKind.CSAT, MetricKind.CES_PERCENT_EASY})
 MIN_BOX_POINTS = 4
 
 
-def from_histogram(kind: MetricKind, hist: Counter[float], scale: tuple[int, int]) -> MetricValue:
+CES_KINDS = frozenset({MetricKind.CES, MetricKind.CES_PERCENT_EASY})
+
+
+def _percent_easy(hist: Counter[float], scale: tuple[int, int], high_is_easy: bool
+                  ) -> MetricValue:  # fmt: skip
+    """The two easy points: the top two of an agreement scale, the bottom two of an effort
+    scale ("how much effort", high = hard)."""
+    if high_is_easy:
+        return _top_two(MetricKind.CES_PERCENT_EASY)(hist, scale)
+    items = _ordered(hist)
+    n = sum(c for _, c in items)
+    k = sum(c for v, c in items if v <= scale[0] + 1)
+    return _proportion(MetricKind.CES_PERCENT_EASY, k, n, scale)
+
+
+def from_histogram(
+    kind: MetricKind, hist: Counter[float], scale: tuple[int, int], high_is_easy: bool = True
+) -> MetricValue:
+    """``high_is_easy`` is the answers' direction (CES; True for every other metric)."""
     if sum(hist.values()) == 0:
         return empty(kind)
     if kind in BOX_KINDS and scale[1] - scale[0] + 1 < MIN_BOX_POINTS:
         raise ScaleTooShort(kind, scale)
-    return SURVEY_FORMULAS[kind](hist, scale)
+    if kind is MetricKind.CES_PERCENT_EASY:
+        value = _percent_easy(hist, scale, high_is_easy)
+    else:
+        value = SURVEY_FORMULAS[kind](hist, scale)
+    return replace(value, high_is_easy=high_is_easy) if kind in CES_KINDS else value
 
 
 def proportion(kind: MetricKind, successes: int, n: int) -> MetricValue:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from enum import Enum
 
 from service.domain.metrics.formulas import MetricValue, Sample
-from service.domain.metrics.significance import MEANS, PROPORTIONS, p_value
+from service.domain.metrics.significance import MEANS, PROPORTIONS, directions_differ, p_value
 from service.domain.model import MetricKind
 
 ALPHA = 0.05
@@ -30,6 +30,9 @@ class Withheld(Enum):
     UNDEFINED = "UNDEFINED"  # n < 2 on a side, or the statistic is 0/0
     NO_PREVIOUS = "NO_PREVIOUS"  # the first period of a trend
     INCOMPATIBLE_SCALES = "INCOMPATIBLE_SCALES"  # the groups' answers are on several scales
+    # CES answers of both directions (high = easy, high = hard) in the total, or CES means of
+    # opposite directions in two periods
+    INCOMPATIBLE_DIRECTIONS = "INCOMPATIBLE_DIRECTIONS"
 
 
 @dataclass(frozen=True)
@@ -82,16 +85,21 @@ def _minus(total: Sample, group: Sample) -> Sample | None:
 
 
 def vs_rest(
-    kind: MetricKind, total: Outcome | None, groups: list[Outcome], adjustment: Adjustment
+    kind: MetricKind,
+    total: Outcome | None,
+    groups: list[Outcome],
+    adjustment: Adjustment,
+    no_total: Withheld = Withheld.INCOMPATIBLE_SCALES,
 ) -> list[GroupTest]:
     """Each group against the total without it. ``total`` is None when the groups' answers
-    do not share one scale (their total is INCOMPATIBLE_SCALES)."""
+    do not share one scale (their total is INCOMPATIBLE_SCALES) or direction (``no_total``
+    then says INCOMPATIBLE_DIRECTIONS)."""
     tests: list[tuple[float | None, Withheld | None]] = []
     for group in groups:
         if not testable(kind):
             tests.append((None, Withheld.NO_TEST))
         elif total is None:
-            tests.append((None, Withheld.INCOMPATIBLE_SCALES))
+            tests.append((None, no_total))
         elif group.low_sample:
             tests.append((None, Withheld.LOW_SAMPLE))
         else:
@@ -119,8 +127,11 @@ def vs_previous(kind: MetricKind, points: list[Outcome], adjustment: Adjustment
             scales_differ = bool(a.n and b.n) and (a.scale_min, a.scale_max) != (
                 b.scale_min, b.scale_max
             )  # fmt: skip
-            p = None if scales_differ else p_value(kind, a, b)
-            reason = Withheld.INCOMPATIBLE_SCALES if scales_differ else Withheld.UNDEFINED
+            turned = directions_differ(kind, a, b)
+            p = None if scales_differ or turned else p_value(kind, a, b)
+            reason = (Withheld.INCOMPATIBLE_SCALES if scales_differ
+                      else Withheld.INCOMPATIBLE_DIRECTIONS if turned
+                      else Withheld.UNDEFINED)  # fmt: skip
             tests.append((p, None if p is not None else reason))
     return _adjusted(Against.VS_PREVIOUS, adjustment, tests)
 

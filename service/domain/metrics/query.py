@@ -51,6 +51,9 @@ class MetricQuery:
     source: Source = Source.AUTO
     calendar: Calendar = Calendar.GREGORIAN
     week_start: WeekStart = WeekStart.MONDAY
+    # Read a response's answers per component (as a COMPONENT breakdown does) without
+    # grouping by it: the total that a COMPONENT breakdown's groups are tested against.
+    component_units: bool = False
 
     def periods(self) -> list[tuple[PeriodKey, Window]]:
         if self.granularity is None:
@@ -82,6 +85,22 @@ class IncompatibleScales(CxError):
             f"{kind.value} would pool answers on different scales ({named}); narrow the filter "
             "(e.g. by journey or stage) so one scale remains",
             scales=[{"min": lo, "max": hi} for lo, hi in sorted(scales)],
+        )
+
+
+class IncompatibleDirections(CxError):
+    """CES answers where a high value means easy (the CES 2.0 agreement scale) and answers
+    where it means hard (an effort scale) met in one result: a mean of both means nothing,
+    and the two are different questions, as two scales are."""
+
+    code = "INCOMPATIBLE_DIRECTIONS"
+
+    def __init__(self, kind: MetricKind) -> None:
+        super().__init__(
+            f"{kind.value} would pool CES answers where a high value means easy with answers "
+            "where it means hard (highIsEasy true and false); narrow the filter (e.g. by "
+            "questions or journey) so one direction remains",
+            highIsEasy=[False, True],
         )
 
 

@@ -19,7 +19,7 @@ from service.domain.records import CustomerFacts
 
 def check_supported(q: MetricQuery) -> None:
     f = q.filter
-    others = (f.journeys, f.stages, f.channels, f.components)
+    others = (f.journeys, f.stages, f.channels, f.components, f.questions)
     if any(value is not None for value in others) or any(d is not Dimension.SEGMENT for d in q.by):
         raise BadUserInput(
             f"{q.kind.value} is computed over customers: only the segments filter and the "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from service.domain.metrics import stats
 from service.domain.metrics.formulas import MetricValue
-from service.domain.metrics.query import IncompatibleScales
+from service.domain.metrics.query import IncompatibleDirections, IncompatibleScales
 from service.domain.model import MetricKind
 
 # RETENTION_RATE_NET is not a proportion (its numerator can leave [0, S]): no test.
@@ -20,8 +20,21 @@ UNSCALED = frozenset({MetricKind.CES, MetricKind.EMOTION, MetricKind.VALUE_FOR_E
                       MetricKind.CSAT_SCORE_PERCENT, MetricKind.NPS_MEAN_LIKELIHOOD})  # fmt: skip
 
 
+def directions_differ(kind: MetricKind, a: MetricValue, b: MetricValue) -> bool:
+    """Two CES means of opposite directions: a high mean is good on one and bad on the other
+    (CES_PERCENT_EASY counts the easy points of each, so its shares compare)."""
+    return (
+        kind is MetricKind.CES
+        and None not in (a.high_is_easy, b.high_is_easy)
+        and (a.high_is_easy != b.high_is_easy)
+    )
+
+
 def check_comparable(kind: MetricKind, a: MetricValue, b: MetricValue) -> None:
-    """Refuse to compare a kind in scale units across two scales (INCOMPATIBLE_SCALES)."""
+    """Refuse to compare a kind in scale units across two scales (INCOMPATIBLE_SCALES), and
+    CES means across directions (INCOMPATIBLE_DIRECTIONS)."""
+    if directions_differ(kind, a, b):
+        raise IncompatibleDirections(kind)
     if kind not in UNSCALED or a.scale_max is None or b.scale_max is None:
         return  # a side without answers has no scale
     assert a.scale_min is not None and b.scale_min is not None

@@ -130,6 +130,11 @@ SCALES = {
 }
 # metrics whose answers sometimes take half points (never NPS: 6.5 is no clear category)
 HALF_POINTS = frozenset({"CSAT", "EMOTION", "COMPONENT"})
+# From this instant on, CES is asked on an effort scale ("how much effort", high = hard):
+# after every test window but EFFORT_WINDOW, so the others read one direction only.
+EFFORT_FROM = WHOLE_DAYS[1]
+EFFORT_WINDOW = (EFFORT_FROM, DATA_END)
+FOLLOW_UP = " (follow-up)"  # the question of every second answer of a response
 
 
 @dataclass
@@ -340,8 +345,23 @@ def _responses(
             record["touchpoint"] = ref(rnd.choice(touchpoints))
         if rnd.random() < 0.1:
             record["comment"] = "thanks"
+        _questions_and_directions(record, moment, i)
         out.append(record)
     return out
+
+
+def _questions_and_directions(record: dict[str, Any], moment: datetime, i: int) -> None:
+    """Without drawing: every second answer of a response is to a follow-up question (so
+    some responses answer two questions of one metric); CES answers say `highIsEasy: false`
+    from EFFORT_FROM on, and some before it say `true` (the default) explicitly."""
+    for index, answer in enumerate(record["answers"]):
+        if index % 2:
+            answer["question"] += FOLLOW_UP
+        if answer["metric"] == "CES":
+            if moment >= EFFORT_FROM:
+                answer["highIsEasy"] = False
+            elif i % 3 == 0:
+                answer["highIsEasy"] = True
 
 
 def generate(
@@ -426,7 +446,7 @@ async def load(client: httpx.AsyncClient, data: MetricData) -> tuple[Dataset, in
 
 RESULT_FIELDS = """kind value n numerator denominator scaleMin scaleMax
 confidenceInterval { low high level } marginOfError lowSample dataVersion
-distribution { promoters passives detractors }"""
+distribution { promoters passives detractors } highIsEasy"""
 
 FLOAT_KEYS = frozenset({"value", "numerator", "denominator", "low", "high", "marginOfError"})
 SURVEY_KINDS = (
@@ -450,6 +470,9 @@ def window_input(window: tuple[datetime, datetime]) -> dict[str, str]:
     return {"from": window[0].isoformat(), "to": window[1].isoformat()}
 
 
+_NOT_ASKED = object()
+
+
 def observed(result: dict[str, Any]) -> dict[str, Any]:
     """A GraphQL MetricResult in the oracle's shape."""
     interval = result["confidenceInterval"]
@@ -465,6 +488,8 @@ def observed(result: dict[str, Any]) -> dict[str, Any]:
         "marginOfError": result["marginOfError"],
         "lowSample": result["lowSample"],
         "distribution": result["distribution"],
+        # a document that does not ask for it leaves it out of the comparison
+        "highIsEasy": result.get("highIsEasy", _NOT_ASKED),
     }
 
 
@@ -489,7 +514,7 @@ def result_mismatches(
     got = observed(actual)
     out: list[str] = []
     for key in RESULT_KEYS:
-        if key in skip:
+        if key in skip or got[key] is _NOT_ASKED:
             continue
         a, e = got[key], expected[key]
         if key in FLOAT_KEYS:

@@ -8,6 +8,7 @@ answers with the oracle's over the same raw partner records.
 from tests.oracle.dataset import Dataset
 from tests.oracle.metrics import (
     BadUserInput,
+    IncompatibleDirections,
     IncompatibleScales,
     ScaleTooShort,
     breakdown,
@@ -23,6 +24,7 @@ from tests.oracle.metrics import (
 __all__ = [
     "BadUserInput",
     "Dataset",
+    "IncompatibleDirections",
     "IncompatibleScales",
     "ScaleTooShort",
     "breakdown",

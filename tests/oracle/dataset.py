@@ -110,6 +110,9 @@ ANSWER_COLUMNS = {
     "scaleMin": "int64",
     "scaleMax": "int64",
     "component": "object",
+    # whether a high value means easy (CES); an answer that does not say is on the CES 2.0
+    # agreement scale, where it does
+    "highIsEasy": "bool",
     "order": "int64",
 }
 
@@ -220,6 +223,7 @@ class Dataset:
                         "scaleMin": int(a["scaleMin"]),
                         "scaleMax": int(a["scaleMax"]),
                         "component": a.get("component"),
+                        "highIsEasy": a.get("highIsEasy") is not False,
                         **common,
                     }
                 )

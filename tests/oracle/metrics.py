@@ -37,6 +37,7 @@ RESULT_KEYS = (
     "marginOfError",
     "lowSample",
     "distribution",
+    "highIsEasy",
 )
 
 # kind -> the answer `metric` it reads
@@ -72,7 +73,9 @@ PROPORTION_TEST_KINDS = frozenset(
 )
 KINDS = frozenset(ANSWER_METRIC) | CUSTOMER_KINDS | {"FCR", "RESPONSE_COUNT"}
 
-FILTER_KEYS = ("segments", "journeys", "stages", "channels", "components")
+FILTER_KEYS = ("segments", "journeys", "stages", "channels", "components", "questions")
+# the answer filters: they select answers within a response
+ANSWER_FILTER_COLUMNS = {"components": "component", "questions": "question"}
 DIMENSIONS = ("SEGMENT", "JOURNEY", "STAGE", "CHANNEL", "COMPONENT")
 # dimension -> the unit frames' column holding its value
 DIMENSION_COLUMN = {
@@ -94,6 +97,11 @@ class IncompatibleScales(Exception):
     def __init__(self, scales: Sequence[tuple[int, int]]) -> None:
         self.scales = sorted(scales)
         super().__init__(f"incompatible scales: {self.scales}")
+
+
+class IncompatibleDirections(Exception):
+    """CES answers where a high value means easy and answers where it means hard met in one
+    result (INCOMPATIBLE_DIRECTIONS)."""
 
 
 class ScaleTooShort(Exception):
@@ -157,9 +165,20 @@ def _check_kind(kind: str) -> None:
 
 
 def _answers(
-    ds: Dataset, kind: str, start: pd.Timestamp, end: pd.Timestamp, flt: dict[str, Any]
+    ds: Dataset,
+    kind: str,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    flt: dict[str, Any],
+    per_component: bool = False,
 ) -> pd.DataFrame:
-    """The answers a survey kind reads: its metric, submitted in the window, matching."""
+    """The respondents a survey kind reads: one row per response (per response and component
+    with `per_component`, for a COMPONENT breakdown) whose `value` is the mean of the
+    response's answers of the kind's metric that the filter selects.
+
+    CHOICE: the answers averaged also share a scale and a direction (`highIsEasy`): a
+    response answering on two scales gives one row per scale (and the result then fails
+    with IncompatibleScales anyway)."""
     a = ds.answers
     mask = (
         (a["metric"] == ANSWER_METRIC[kind])
@@ -169,8 +188,19 @@ def _answers(
         & _any_of(a["stage"], flt["stages"])
         & _any_of(a["channel"], flt["channels"])
         & _any_of(a["component"], flt["components"])
+        & _any_of(a["question"], flt["questions"])
     )
-    return a.loc[mask]
+    selected = a.loc[mask]
+    keys = ["response", "scaleMin", "scaleMax", "highIsEasy"]
+    if per_component:
+        keys.append("component")
+    # one row per unit: its first answer's row (the response's own fields are the same on
+    # each of its answers) with the mean value of the unit's answers
+    means = selected.groupby(keys, sort=False, dropna=False)["value"].transform("mean")
+    units = selected.assign(value=means).drop_duplicates(subset=keys, keep="first")
+    if not per_component:
+        units = units.assign(component=None)  # not a dimension of a whole response
+    return units.reset_index(drop=True)
 
 
 def _responses(
@@ -187,6 +217,18 @@ def _responses(
     )
     r = r.loc[mask].copy()
     allowed = flt["components"]
+    if flt["questions"] is not None:
+        # CHOICE: with a questions filter a response counts when one of its answers is to one
+        # of those questions (and of one of the components asked for, if any); it is grouped
+        # by the components of its answers to those questions (null when they have none).
+        a = ds.answers
+        asked = a.loc[_any_of(a["question"], flt["questions"])]
+        components: dict[Any, set[Any]] = {}
+        for response, component in zip(asked["response"], asked["component"], strict=True):
+            components.setdefault(response, set()).add(component)
+        own = r["key"].map(lambda key: components.get(key))
+        r = r.loc[own.map(lambda comps: comps is not None).astype(bool)].copy()
+        r["components"] = own.loc[r.index].map(frozenset)
     if allowed is None:
         # A response whose answers carry no component (or that has no answers) falls in the
         # null COMPONENT group.
@@ -213,6 +255,8 @@ def _cases(
     """The support cases FCR reads: one row per case whose first contact (all time) is in
     the window, carrying that contact's dimensions and whether the case was resolved at first
     contact (that contact resolved, and no other contact within `recontact_days` of it)."""
+    if flt["questions"] is not None:
+        raise BadUserInput("the questions filter selects survey answers: not for FCR")
     t = ds.touchpoints
     # CHOICE: a case is identified by its caseId alone (not per source or per customer); only
     # a missing (None) caseId means "no case".
@@ -246,7 +290,7 @@ def _cases(
 
 def _customers(ds: Dataset, flt: dict[str, Any]) -> pd.DataFrame:
     """The (non-stub) customers, filtered by their current segments."""
-    for key in ("journeys", "stages", "channels", "components"):
+    for key in ("journeys", "stages", "channels", "components", "questions"):
         if flt[key] is not None:
             # CHOICE: any list given for another filter (even an empty one) is an error.
             raise BadUserInput(f"the filter {key!r} does not apply to customer metrics")
@@ -317,11 +361,26 @@ def _samples(kind: str, answers: pd.DataFrame, lo: int | None, hi: int | None) -
     return x
 
 
+def _direction(answers: pd.DataFrame) -> bool | None:
+    """Whether a high value means easy in every answer read; None with no answers."""
+    directions = {bool(e) for e in answers["highIsEasy"]}
+    if len(directions) > 1:
+        raise IncompatibleDirections("CES answers of both directions")
+    return directions.pop() if directions else None
+
+
+CES_KINDS = frozenset({"CES", "CES_PERCENT_EASY"})
+
+
 def _survey_result(kind: str, answers: pd.DataFrame, min_sample: int) -> Result:
     lo, hi = _scale(answers)
+    # CHOICE: directions are checked after scales (two scales fail as INCOMPATIBLE_SCALES)
+    high_is_easy = _direction(answers)
     x = answers["value"].to_numpy(dtype=float)
     n = len(x)
     common = {"n": n, "scaleMin": lo, "scaleMax": hi, "lowSample": n < min_sample}
+    if kind in CES_KINDS:
+        common["highIsEasy"] = high_is_easy
     if kind == "NPS":
         promoters = int(((x >= 9) & (x <= 10)).sum())
         detractors = int(((x >= 0) & (x <= 6)).sum())
@@ -358,8 +417,12 @@ def _survey_result(kind: str, answers: pd.DataFrame, min_sample: int) -> Result:
         # "top two" of a 1–2 scale is every answer, of 1–3 two thirds of it: refused.
         if n and hi - lo + 1 < 4:
             raise ScaleTooShort(f"{kind} on {lo}-{hi}")
-        # CHOICE: "top two points" x ≥ hi − 1, also for CES (whatever the scale's direction).
-        k = int((x >= hi - 1).sum()) if n else 0
+        # The two "easy" points of CES on an effort scale (highIsEasy false) are the bottom
+        # two, x ≤ lo + 1; otherwise the top two, x ≥ hi − 1.
+        if kind == "CES_PERCENT_EASY" and high_is_easy is False:
+            k = int((x <= lo + 1).sum()) if n else 0
+        else:
+            k = int((x >= hi - 1).sum()) if n else 0
         low, high, half = _wilson(k, n)
         return _result(
             value=100 * k / n if n else None,
@@ -513,10 +576,15 @@ def _customer_result(
 
 
 def _units(
-    ds: Dataset, kind: str, start: pd.Timestamp, end: pd.Timestamp, flt: dict[str, Any]
+    ds: Dataset,
+    kind: str,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    flt: dict[str, Any],
+    per_component: bool = False,
 ) -> pd.DataFrame:
     if kind in ANSWER_METRIC:
-        return _answers(ds, kind, start, end, flt)
+        return _answers(ds, kind, start, end, flt, per_component)
     if kind == "RESPONSE_COUNT":
         return _responses(ds, start, end, flt)
     if kind == "FCR":
@@ -587,7 +655,7 @@ def breakdown(
             raise BadUserInput(f"{kind} breaks down by SEGMENT only")
     start, end = _window(window)
     flt = _filter(filter)
-    units = _units(ds, kind, start, end, flt)
+    units = _units(ds, kind, start, end, flt, "COMPONENT" in by)
     if kind in CUSTOMER_KINDS:
         # CHOICE: a customer group "has data in the window" when at least one of its customers
         # is active at some instant of the window (in S, or signed up in the window).
@@ -798,6 +866,11 @@ def compare(
     """
     result_a, units_a = _side(ds, kind, a, min_sample)
     result_b, units_b = _side(ds, kind, b, min_sample)
+    # CHOICE: a CES mean where high is easy and one where high is hard are not compared
+    # (CES_PERCENT_EASY counts each side's easy points, so its shares are).
+    directions = {r["highIsEasy"] for r in (result_a, result_b) if r["n"]}
+    if kind == "CES" and len(directions) > 1:
+        raise IncompatibleDirections("CES means of opposite directions")
     scales = {(r["scaleMin"], r["scaleMax"]) for r in (result_a, result_b) if r["n"]}
     if kind in SCALE_UNIT_KINDS and len(scales) > 1:
         raise IncompatibleScales(sorted(scales))
@@ -865,20 +938,22 @@ def breakdown_tests(
     the filtered population, p-values adjusted across the groups that have one."""
     groups = breakdown(ds, kind, by, window, filter, min_sample)
     start, end = _window(window)
-    units = _units(ds, kind, start, end, _filter(filter))
+    units = _units(ds, kind, start, end, _filter(filter), "COMPONENT" in by)
     keys = list(groups)
     tests: list[tuple[float | None, str | None]] = []
+    mixed = None
     try:
         _evaluate(kind, units, start, end, min_sample)  # one scale over all groups?
-        scales_ok = True
     except IncompatibleScales:
-        scales_ok = False
+        mixed = "INCOMPATIBLE_SCALES"
+    except IncompatibleDirections:
+        mixed = "INCOMPATIBLE_DIRECTIONS"
     for key in keys:
         if kind not in TESTED_KINDS:
             tests.append((None, "NO_TEST"))
             continue
-        if not scales_ok:
-            tests.append((None, "INCOMPATIBLE_SCALES"))
+        if mixed is not None:
+            tests.append((None, mixed))
             continue
         if groups[key]["lowSample"]:
             tests.append((None, "LOW_SAMPLE"))
@@ -937,6 +1012,13 @@ def trend_tests(
             and sides[i - 1][0]["n"]
         ):
             tests.append((None, "INCOMPATIBLE_SCALES"))
+        elif (
+            kind == "CES"
+            and result["n"]
+            and sides[i - 1][0]["n"]
+            and result["highIsEasy"] != sides[i - 1][0]["highIsEasy"]
+        ):
+            tests.append((None, "INCOMPATIBLE_DIRECTIONS"))
         else:
             before, before_units = sides[i - 1]
             p = _p_value(kind, before, before_units, result, units)

@@ -26,6 +26,10 @@ from tests.integration.metric_data import (
     BREAKDOWN,
     COMPARE,
     CUSTOMER_KINDS,
+    DATA_END,
+    EFFORT_FROM,
+    EFFORT_WINDOW,
+    FOLLOW_UP,
     FRAGMENT,
     JOURNEYS,
     METRIC,
@@ -59,6 +63,7 @@ SEGMENTS = "query { segments { key customers } }"
 WINDOWS = {"whole_days": WHOLE_DAYS, "ragged": RAGGED}
 
 # filters per family of kinds: customer kinds take only `segments`
+QUESTION_METRICS = ("NPS", "CSAT", "CES", "EMOTION", "VALUE_FOR_EFFORT", "COMPONENT")
 SURVEY_FILTERS: dict[str, dict[str, Any] | None] = {
     "none": None,
     "segments_channels": {
@@ -69,7 +74,12 @@ SURVEY_FILTERS: dict[str, dict[str, Any] | None] = {
         "journeys": ["onboarding", "renewal"],
         "stages": ["checkout", "quote", "signup"],
     },
+    # several components: a response's answers of those averaged (read from raw documents)
     "components": {"components": ["PRICE", "PEOPLE", "PRODUCT"]},
+    # one component: the rollups' per-component cells
+    "one_component": {"components": ["PRICE"]},
+    # the first question of each metric, not the follow-ups (read from raw documents)
+    "questions": {"questions": [f"{m.lower()} question" for m in QUESTION_METRICS]},
 }
 CUSTOMER_FILTERS: dict[str, dict[str, Any] | None] = {
     "none": None,
@@ -116,6 +126,8 @@ def oracle_outcome(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[s
         return "ok", fn(*args, **kwargs)
     except oracle.IncompatibleScales as error:
         return "INCOMPATIBLE_SCALES", error
+    except oracle.IncompatibleDirections as error:
+        return "INCOMPATIBLE_DIRECTIONS", error
     except oracle.BadUserInput as error:
         return "BAD_USER_INPUT", error
 
@@ -236,6 +248,24 @@ FILTERED_BREAKDOWN_CASES = [
         {"components": ["PRICE"]},
         id="SCORE-components",
     ),
+    # several components without a COMPONENT breakdown: a mean per response over them
+    pytest.param(
+        "COMPONENT_SCORE", ("SEGMENT",), {"components": ["PRICE", "PEOPLE"]}, id="SCORE-two"
+    ),
+    # questions select answers; per response, the mean of its answers to them
+    pytest.param(
+        "COMPONENT_SCORE",
+        ("COMPONENT",),
+        {"questions": ["component question (follow-up)"]},
+        id="SCORE-follow-ups",
+    ),
+    pytest.param(
+        "RESPONSE_COUNT",
+        ("COMPONENT",),
+        {"questions": ["component question"], "components": ["PRICE", "PRODUCT"]},
+        id="COUNT-question-components",
+    ),
+    pytest.param("CSAT", ("CHANNEL",), {"questions": ["csat question"]}, id="CSAT-question"),
     pytest.param("FCR", ("CHANNEL",), {"segments": ["vip", "smb"]}, id="FCR-channel-in-segments"),
     pytest.param("CHURN_RATE", ("SEGMENT",), {"segments": ["vip"]}, id="CHURN-segment-in-vip"),
 ]
@@ -379,7 +409,9 @@ async def test_breakdown_groups_against_the_rest(loaded: Loaded, kind: str, adju
     ]
     assert not problems, "\n".join(problems)
     assert all(g["against"] == "VS_REST" for g in got.values())
-    if kind in ("NPS", "CSAT", "CES"):  # the data set has groups both tested and withheld
+    # the data set has groups both tested and withheld (CSAT's segments count fewer than 30
+    # respondents each: all withheld)
+    if kind in ("NPS", "CES"):
         assert {g["withheld"] is None for g in got.values()} == {True, False}
 
 
@@ -449,6 +481,63 @@ async def test_compare(loaded: Loaded, kind: str, pair: str) -> None:
         problems.append(
             f"significant: service {got['significant']!r} != oracle {expected['significant']!r}"
         )
+    assert not problems, "\n".join(problems)
+
+
+# --------------------------------------------------------------------------- CES direction
+
+# From EFFORT_FROM on the data set asks CES on an effort scale (highIsEasy false).
+BOTH_DIRECTIONS = (WHOLE_DAYS[0], DATA_END)
+DIRECTION_CASES = [
+    pytest.param(kind, name, source, id=f"{kind}-{name}-{source}")
+    for kind in ("CES", "CES_PERCENT_EASY")
+    for name in ("effort", "both")
+    for source in ("RAW", "AUTO")
+]
+
+
+@pytest.mark.parametrize(("kind", "name", "source"), DIRECTION_CASES)
+async def test_ces_direction(loaded: Loaded, kind: str, name: str, source: str) -> None:
+    """On the effort scale CES_PERCENT_EASY counts the bottom two points; answers of both
+    directions in one result fail with INCOMPATIBLE_DIRECTIONS, in a metric, a breakdown and
+    a trend alike."""
+    window = EFFORT_WINDOW if name == "effort" else BOTH_DIRECTIONS
+    variables = {"kind": kind, "window": window_input(window), "filter": None, "source": source}
+    body = await ask(loaded, METRIC, variables)
+    status, expected = oracle_outcome(oracle.metric, loaded.ds, kind, window)
+    assert status == ("ok" if name == "effort" else "INCOMPATIBLE_DIRECTIONS")
+    if status != "ok":
+        check_error(body, status)
+    else:
+        assert "errors" not in body, body["errors"]
+        assert body["data"]["metric"]["highIsEasy"] is False
+        assert body["data"]["metric"]["n"] > 0
+        problems = result_mismatches(body["data"]["metric"], expected)
+        assert not problems, "\n".join(problems)
+    await check_breakdown(loaded, kind, ("CHANNEL",), source, window, None)
+    await check_trend(loaded, kind, "WEEK", window, "UTC", source)
+
+
+@pytest.mark.parametrize("kind", ["CES", "CES_PERCENT_EASY"])
+async def test_ces_compared_across_directions(loaded: Loaded, kind: str) -> None:
+    """Means of opposite directions are not compared; the shares of easy answers are."""
+    a, b = {"window": WHOLE_DAYS, "filter": None}, {"window": EFFORT_WINDOW, "filter": None}
+    body = await ask(loaded, COMPARE, {
+        "kind": kind,
+        "a": {"window": window_input(a["window"])},
+        "b": {"window": window_input(b["window"])},
+    })  # fmt: skip
+    status, expected = oracle_outcome(oracle.compare, loaded.ds, kind, a, b)
+    if kind == "CES":
+        assert status == "INCOMPATIBLE_DIRECTIONS"
+        check_error(body, status)
+        return
+    assert status == "ok" and "errors" not in body, body
+    got = body["data"]["compare"]
+    assert (got["a"]["highIsEasy"], got["b"]["highIsEasy"]) == (True, False)
+    problems = result_mismatches(got["a"], expected["a"], "a.")
+    problems += result_mismatches(got["b"], expected["b"], "b.")
+    assert close(got["pValue"], expected["pValue"]) and expected["pValue"] is not None
     assert not problems, "\n".join(problems)
 
 
@@ -562,6 +651,18 @@ async def test_the_data_set_holds_the_cases_it_is_made_for() -> None:
     }  # fmt: skip
     for field in ("journey", "stage", "channel"):
         assert any(field not in r for r in DATA.responses), field
+    # CES on both directions, said and defaulted; answers to follow-up questions, and
+    # responses with two answers of one metric
+    ces = [(datetime.fromisoformat(r["submittedAt"]), a) for r in DATA.responses
+           for a in r["answers"] if a["metric"] == "CES"]  # fmt: skip
+    assert {a.get("highIsEasy") for t, a in ces if t >= EFFORT_FROM} == {False}
+    assert {a.get("highIsEasy") for t, a in ces if t < EFFORT_FROM} == {None, True}
+    assert any(a["question"].endswith(FOLLOW_UP) for a in answers)
+    assert any(
+        len([a for a in r["answers"] if a["metric"] == metric]) > 1
+        for r in DATA.responses
+        for metric in ("COMPONENT", "CES")
+    )
 
     submitted = {datetime.fromisoformat(r["submittedAt"]) for r in DATA.responses}
     for bound in (*WHOLE_DAYS, *RAGGED, *TREND):

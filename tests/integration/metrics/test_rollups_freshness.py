@@ -112,8 +112,9 @@ async def test_a_write_is_seen_by_the_next_query(client: httpx.AsyncClient) -> N
     ])  # fmt: skip
     after = await metric(client, "CSAT", min_version=written["dataVersion"])
     assert after["dataVersion"] == written["dataVersion"]
+    # five respondents: 5, 2, 4, 1 and r5's mean 4.5; in the top two (≥ 4): r1, r3, r5
     assert (after["n"], after["numerator"], after["denominator"], after["value"]) == (
-        6, 4, 6, 100 * 4 / 6,
+        5, 3, 5, 60.0,
     )  # fmt: skip
     count = await metric(client, "RESPONSE_COUNT", min_version=written["dataVersion"])
     assert (count["n"], count["value"]) == (5, 5.0)
@@ -142,7 +143,9 @@ async def test_a_resent_batch_is_not_counted_twice(
     before = await metric(client, "CSAT", min_version=first_write["dataVersion"])
     assert before["n"] == 2
     docs_before = await rollup_docs(db, DAY1)
-    assert sorted(d["family"] for d in docs_before) == ["CSAT", "NPS", "RESPONSE"]
+    assert sorted(d["family"] for d in docs_before) == [
+        "CSAT", "CSAT/COMPONENT", "NPS", "NPS/COMPONENT", "RESPONSE"
+    ]  # fmt: skip
     state_before = await state_of(app)
 
     again = await submit_responses(client, batch)
@@ -234,15 +237,15 @@ async def test_segments_of_a_late_customer_reach_the_rollups(client: httpx.Async
         response("r2", "late", submitted_at=at_day(DAY1, "13:00:00"), answers=[csat(4)]),
         response("r3", "late", submitted_at=at_day(DAY2), answers=[csat(1), csat(2)]),
     ])  # fmt: skip
-    assert await groups(client, "CSAT") == {"vip": 1, None: 3}
+    assert await groups(client, "CSAT") == {"vip": 1, None: 2}  # r3's two answers: one mean
     assert await groups(client, "RESPONSE_COUNT") == {"vip": 1, None: 2}
 
     arrived = await upsert_customers(client, [customer("late", segments=["vip", "new"])])
     version = arrived["dataVersion"]
-    assert await groups(client, "CSAT", version) == {"new": 3, "vip": 4}
+    assert await groups(client, "CSAT", version) == {"new": 2, "vip": 3}
     assert await groups(client, "RESPONSE_COUNT", version) == {"new": 2, "vip": 3}
     only_new = await metric(client, "CSAT", min_version=version, flt={"segments": ["new"]})
-    assert (only_new["n"], only_new["numerator"]) == (3, 1)
+    assert (only_new["n"], only_new["numerator"]) == (2, 1)  # r2's 4; r3's mean 1.5 is not
 
 
 # -- the race of a write with a materialisation --------------------------------------------------
@@ -362,8 +365,9 @@ async def test_concurrent_first_queries_store_each_version_once(
     assert [r["n"] for r in results] == [6, 6, 6, 6]
     docs = await rollup_docs(db)
     assert duplicates(docs) == []
+    families = ("CSAT", "CSAT/COMPONENT", "NPS", "NPS/COMPONENT", "RESPONSE")
     assert sorted((d["day"], d["family"]) for d in docs) == sorted(
-        (day, family) for day in (DAY1, DAY2, DAY3) for family in ("CSAT", "NPS", "RESPONSE")
+        (day, family) for day in (DAY1, DAY2, DAY3) for family in families
     )
 
 
@@ -386,7 +390,7 @@ async def test_concurrent_materialisations_of_one_version_store_once(
     assert outcomes[0][(None, ())].n == 2
     docs = await rollup_docs(db)
     assert duplicates(docs) == []
-    assert len(docs) == 4  # two days × (CSAT, RESPONSE)
+    assert len(docs) == 6  # two days × (CSAT, CSAT/COMPONENT, RESPONSE)
 
 
 # -- cxgraph rollups rebuild [--check] -----------------------------------------------------------

@@ -155,13 +155,15 @@ def test_a_response_in_two_segments_counts_once_per_segment_and_once_in_total() 
     cells = [(None, two), (None, one), (None, none)]
 
     total = group_cells(cells, CellFilter(), ())
-    assert total == {(None, ()): ScaledHistograms({(1, 5): h((5.0, 1), (3.0, 2), (1.0, 1))})}
+    assert total == {
+        (None, ()): ScaledHistograms({((1, 5), True): h((5.0, 1), (3.0, 2), (1.0, 1))})
+    }
 
     by_segment = group_cells(cells, CellFilter(), (SEG,))
     assert by_segment == {
-        (None, ("a",)): ScaledHistograms({(1, 5): h((5.0, 1), (3.0, 2))}),
-        (None, ("b",)): ScaledHistograms({(1, 5): h((5.0, 1))}),
-        (None, (None,)): ScaledHistograms({(1, 5): h((1.0, 1))}),
+        (None, ("a",)): ScaledHistograms({((1, 5), True): h((5.0, 1), (3.0, 2))}),
+        (None, ("b",)): ScaledHistograms({((1, 5), True): h((5.0, 1))}),
+        (None, (None,)): ScaledHistograms({((1, 5), True): h((1.0, 1))}),
     }
 
 
@@ -171,8 +173,8 @@ def test_a_filter_selects_records_then_groups_by_all_their_values() -> None:
     grouped = group_cells([(None, two), (None, other)], CellFilter(segments=frozenset({"a"})),
                           (SEG,))  # fmt: skip
     assert grouped == {
-        (None, ("a",)): ScaledHistograms({(1, 5): h((5.0, 1))}),
-        (None, ("b",)): ScaledHistograms({(1, 5): h((5.0, 1))}),
+        (None, ("a",)): ScaledHistograms({((1, 5), True): h((5.0, 1))}),
+        (None, ("b",)): ScaledHistograms({((1, 5), True): h((5.0, 1))}),
     }
 
 
@@ -181,7 +183,7 @@ def test_response_cells_grouped_only_under_the_components_asked_for() -> None:
     elsewhere = Cell(key(components=("PRODUCT",), scale=(0, 1)), Counter({1: 4}))
     flt = CellFilter(components=frozenset({"PRICE"}))
     grouped = group_cells([(None, response), (None, elsewhere)], flt, (COMP,))
-    assert grouped == {(None, ("PRICE",)): ScaledHistograms({(0, 1): Counter({1: 1})})}
+    assert grouped == {(None, ("PRICE",)): ScaledHistograms({((0, 1), True): Counter({1: 1})})}
 
 
 def test_scales_are_kept_apart_and_periods_too() -> None:
@@ -190,13 +192,13 @@ def test_scales_are_kept_apart_and_periods_too() -> None:
     later = cell(key(journey="j1"), **{"4": 1})
     grouped = group_cells([(1.0, five), (1.0, seven), (2.0, later)], CellFilter(), ())
     assert grouped == {
-        (1.0, ()): ScaledHistograms({(1, 5): h((4.0, 2)), (1, 7): h((6.0, 1))}),
-        (2.0, ()): ScaledHistograms({(1, 5): h((4.0, 1))}),
+        (1.0, ()): ScaledHistograms({((1, 5), True): h((4.0, 2)), ((1, 7), True): h((6.0, 1))}),
+        (2.0, ()): ScaledHistograms({((1, 5), True): h((4.0, 1))}),
     }
     by_journey = group_cells([(1.0, five), (1.0, seven)], CellFilter(), (JOUR,))
     assert by_journey == {
-        (1.0, ("j1",)): ScaledHistograms({(1, 5): h((4.0, 2))}),
-        (1.0, ("j2",)): ScaledHistograms({(1, 7): h((6.0, 1))}),
+        (1.0, ("j1",)): ScaledHistograms({((1, 5), True): h((4.0, 2))}),
+        (1.0, ("j2",)): ScaledHistograms({((1, 7), True): h((6.0, 1))}),
     }
 
 

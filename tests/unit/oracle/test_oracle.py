@@ -282,11 +282,13 @@ def test_component_score_and_its_breakdown() -> None:
     total = metric(ds, "COMPONENT_SCORE", MARCH)
     groups = breakdown(ds, "COMPONENT_SCORE", ["COMPONENT"], MARCH)
 
-    # normalized: 100·(5−1)/4 = 100, 100·(1−1)/4 = 0, 100·(3−1)/4 = 50
+    # one value per respondent: the first response's mean (5 + 1)/2 = 3, the second's 3;
+    # normalized 100·(3−1)/4 = 50 each: n = 2 respondents, no spread between them
     assert total["value"] == approx(50.0)
-    assert (total["numerator"], total["denominator"]) == (150.0, 3)
-    check_t(total, [100, 0, 50], (0, 100))
-    assert (total["low"], total["high"]) == (0.0, 100.0)
+    assert (total["n"], total["numerator"], total["denominator"]) == (2, 100.0, 2)
+    check_t(total, [50, 50], (0, 100))
+    assert (total["low"], total["high"]) == (50.0, 50.0)
+    # per component, per respondent: PRODUCT 100 and 50, PRICE 0
     assert set(groups) == {("PRODUCT",), ("PRICE",)}
     assert groups[("PRODUCT",)]["value"] == approx(75.0)
     assert groups[("PRICE",)]["value"] == 0.0

@@ -23,7 +23,13 @@ from hypothesis import strategies as st
 
 from service.domain.errors import CxError
 from service.domain.metrics.cells import CellFilter
-from service.domain.metrics.query import SURVEY_FAMILY, IncompatibleScales, MetricQuery, Source
+from service.domain.metrics.query import (
+    SURVEY_FAMILY,
+    IncompatibleDirections,
+    IncompatibleScales,
+    MetricQuery,
+    Source,
+)
 from service.domain.metrics.timeframe import Window, day_start, periods, split_into_days
 from service.domain.model import Dimension, Granularity, MetricKind, RecordStatus
 from service.http.app import create_app
@@ -75,17 +81,32 @@ def instants(
     return day_start(day, tenant_tz) + timedelta(seconds=draw(st.integers(0, 86_399)))
 
 
+QUESTIONS = ["q1", "q2"]  # each metric's questions are f"{question}-{metric}"
+SAYS_NOTHING: st.SearchStrategy[bool | None] = st.just(None)
+DIRECTIONS = {  # how a scenario's CES answers say whether a high value means easy
+    "default": SAYS_NOTHING,
+    "effort": st.just(False),
+    "mixed": st.sampled_from([None, True, False]),
+}
+
+
 @st.composite
-def answers(draw: st.DrawFn, metric: str | None = None) -> dict[str, Any]:
+def answers(
+    draw: st.DrawFn, metric: str | None = None, easy: st.SearchStrategy[bool | None] = SAYS_NOTHING
+) -> dict[str, Any]:
     metric = metric or draw(st.sampled_from(list(SCALES)))
     lo, hi = SCALES[metric]
     value: float = draw(st.integers(lo, hi))
     if value < hi and draw(st.integers(0, 5)) == 0:
         value += 0.5
-    record: dict[str, Any] = {"question": f"q-{metric.lower()}", "metric": metric,
+    question = f"{draw(st.sampled_from(QUESTIONS))}-{metric.lower()}"
+    record: dict[str, Any] = {"question": question, "metric": metric,
                               "value": value, "scaleMin": lo, "scaleMax": hi}  # fmt: skip
     if metric == "COMPONENT" or draw(st.integers(0, 4)) == 0:
         record["component"] = draw(st.sampled_from(COMPONENTS))
+    high_is_easy = draw(easy) if metric == "CES" else None
+    if high_is_easy is not None:
+        record["highIsEasy"] = high_is_easy
     return record
 
 
@@ -96,15 +117,22 @@ def responses(
     when: st.SearchStrategy[datetime],
     journeys: list[str],
     family: str,
+    easy: st.SearchStrategy[bool | None],
 ) -> dict[str, Any]:
-    """A response; half of them carry an answer of ``family`` (the one the query reads)."""
-    extra = [draw(answers(family))] if family in SCALES and draw(st.booleans()) else []
+    """A response; half of them carry one or two answers of ``family`` (the one the query
+    reads: two are averaged into one value)."""
+    extra = (
+        draw(st.lists(answers(family, easy), min_size=1, max_size=2))
+        if family in SCALES and draw(st.booleans())
+        else []
+    )
     record: dict[str, Any] = {
         "source": SOURCE,
         "externalId": external_id,
         "customer": {"source": SOURCE, "externalId": f"c{draw(st.integers(0, 4))}"},
         "submittedAt": draw(when).isoformat(),
-        "answers": draw(st.lists(answers(), min_size=0 if extra else 1, max_size=3)) + extra,
+        "answers": draw(st.lists(answers(easy=easy), min_size=0 if extra else 1, max_size=3))
+        + extra,
     }
     journey = draw(st.none() | st.sampled_from(journeys))
     if journey is not None:
@@ -119,9 +147,10 @@ def responses(
 
 
 @st.composite
-def filters(draw: st.DrawFn) -> CellFilter:
+def filters(draw: st.DrawFn, family: str) -> CellFilter:
     values: dict[str, frozenset[str] | None] = {}
-    for name, vocabulary in VOCABULARY.items():
+    vocabulary_of = {**VOCABULARY, "questions": [f"{q}-{family.lower()}" for q in QUESTIONS]}
+    for name, vocabulary in vocabulary_of.items():
         if draw(st.sampled_from(range(8))) == 7:  # an eighth of the lists are set, a few empty
             size = draw(st.sampled_from([0, 1, 1, 1, 2, 2, 2]))
             values[name] = frozenset(draw(st.lists(st.sampled_from(vocabulary), min_size=size,
@@ -167,10 +196,11 @@ def scenarios(draw: st.DrawFn) -> Scenario:
     ]  # fmt: skip
     kind = draw(st.sampled_from(SURVEY_KINDS))
     family = SURVEY_FAMILY[kind]
+    easy = DIRECTIONS[draw(st.sampled_from(list(DIRECTIONS)))]
     when = instants(base, tz, qtz)
     count = draw(st.integers(1, 30))
-    first = [draw(responses(f"r{i}", when, journeys, family)) for i in range(count)]
-    second = [draw(responses(f"r{count + i}", when, journeys, family))
+    first = [draw(responses(f"r{i}", when, journeys, family, easy)) for i in range(count)]
+    second = [draw(responses(f"r{count + i}", when, journeys, family, easy))
               for i in range(draw(st.integers(0, 5)))]  # fmt: skip
     for old in draw(
         st.lists(st.sampled_from(first), max_size=3, unique_by=lambda r: r["externalId"])
@@ -178,8 +208,8 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         change = draw(st.sampled_from(["resend", "answers", "time", "both"]))
         new = dict(old)
         if change in ("answers", "both"):
-            new["answers"] = draw(st.lists(answers(), min_size=1, max_size=3)) + (
-                [draw(answers(family))] if family in SCALES else []
+            new["answers"] = draw(st.lists(answers(easy=easy), min_size=1, max_size=3)) + (
+                [draw(answers(family, easy))] if family in SCALES else []
             )
         if change in ("time", "both"):
             new["submittedAt"] = draw(when).isoformat()
@@ -194,7 +224,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
     query = MetricQuery(
         kind=kind,
         window=draw(windows(base, tz, qtz)),
-        filter=draw(filters()),
+        filter=draw(filters(family)),
         by=by,
         granularity=draw(st.none() | st.sampled_from(list(Granularity))),
         timezone=qtz,
@@ -208,8 +238,8 @@ def scenarios(draw: st.DrawFn) -> Scenario:
 async def outcome(metrics: MetricsService, q: MetricQuery, source: Source) -> Computed | str:
     try:
         return await metrics.compute(TENANT, dataclasses.replace(q, source=source))
-    except IncompatibleScales as exc:
-        return f"IncompatibleScales: {exc.message}"
+    except (IncompatibleScales, IncompatibleDirections) as exc:
+        return f"{type(exc).__name__}: {exc.message}"
 
 
 def describe_difference(raw: Computed | str, rolled: Computed | str) -> str:

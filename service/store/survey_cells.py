@@ -8,7 +8,6 @@ typed strings), never as operators taken from input.
 from __future__ import annotations
 
 import asyncio
-import math
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +19,7 @@ import pymongo
 
 from service.domain.metrics.cells import RESPONSE, Cell, CellFilter, CellKey, per_component
 from service.domain.metrics.timeframe import Window, slot_of
+from service.store import document_cells
 from service.store.client import Doc, Mongo, aggregate, to_list
 from service.store.indexes import SURVEY_RESPONSES
 
@@ -235,55 +235,6 @@ _SCAN_PROJECTION = {"_id": 0, "segments": 1, "journey": 1, "stage": 1, "channel"
                     "answers.highIsEasy": 1}  # fmt: skip
 
 
-def mean(values: list[float]) -> float:
-    """A response's answers of one cell as one value (the pipelines' ``$avg``)."""
-    return math.fsum(values) / len(values)
-
-
-def _count(
-    out: dict[tuple[PeriodKey, str], dict[CellKey, Cell]],
-    where: tuple[PeriodKey, str],
-    key: CellKey,
-    value: float,
-) -> None:
-    cells = out.setdefault(where, {})
-    cell = cells.get(key) or cells.setdefault(key, Cell(key=key, hist=Counter()))
-    cell.hist[value] += 1
-
-
-def add_document(
-    out: dict[tuple[PeriodKey, str], dict[CellKey, Cell]], doc: Doc, period: PeriodKey
-) -> None:
-    """Add one response to cells: the same cells the pipelines above build, computed here
-    from a streamed document. Its answers of one metric, scale and direction count once, as
-    their mean (and once per component, as the mean of that component's answers)."""
-    segments = tuple(doc.get("segments") or ())
-    journey, stage, channel = doc.get("journey"), doc.get("stage"), doc.get("channel")
-    components: set[str] = set()
-    whole: dict[tuple[str, tuple[int, int], bool], tuple[list[float], set[str]]] = {}
-    parts: dict[tuple[str, tuple[int, int], bool, str | None], list[float]] = {}
-    for answer in doc.get("answers") or ():
-        component = answer.get("component")
-        scale = answer["scale"]
-        unit = (answer["metric"], (int(scale["min"]), int(scale["max"])),
-                answer.get("highIsEasy") is not False)  # fmt: skip
-        values, seen = whole.setdefault(unit, ([], set()))
-        values.append(answer["value"])
-        parts.setdefault((*unit, component), []).append(answer["value"])
-        if component:
-            components.add(component)
-            seen.add(component)
-    for (metric, scale, easy), (values, seen) in whole.items():
-        key = CellKey(segments, journey, stage, channel, tuple(sorted(seen)), scale, easy)
-        _count(out, (period, metric), key, mean(values))
-    for (metric, scale, easy, component), values in parts.items():
-        key = CellKey(segments, journey, stage, channel, (component,) if component else (),
-                      scale, easy)  # fmt: skip
-        _count(out, (period, per_component(metric)), key, mean(values))
-    key = CellKey(segments, journey, stage, channel, tuple(sorted(components)), (0, 1))
-    _count(out, (period, RESPONSE), key, 1)
-
-
 async def scan_by_slot(
     mongo: Mongo, tenant: str, days: list[Window], tz: ZoneInfo
 ) -> dict[tuple[PeriodKey, str], dict[CellKey, Cell]]:
@@ -295,7 +246,7 @@ async def scan_by_slot(
     so the read goes one day at a time (a few days at once), each under the aggregation
     budget rather than the socket timeout.
     """
-    out: dict[tuple[PeriodKey, str], dict[CellKey, Cell]] = {}
+    out: document_cells.Tally = {}
     limit = asyncio.Semaphore(SCAN_CONCURRENCY)
 
     async def scan(day: Window) -> None:
@@ -306,7 +257,7 @@ async def scan_by_slot(
                 ))  # fmt: skip
         name = day.start.astimezone(tz).date().isoformat()
         for doc in docs:
-            add_document(out, doc, (name, slot_of(doc["submittedAt"], day)))
+            document_cells.add_document(out, doc, (name, slot_of(doc["submittedAt"], day)))
 
     await asyncio.gather(*(scan(day) for day in days))
-    return out
+    return document_cells.to_cells(out)

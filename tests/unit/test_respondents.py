@@ -29,7 +29,7 @@ from service.metrics.query import MetricQuery
 from service.metrics.survey import family_of, needs_raw
 from service.metrics.timeframe import Window
 from service.store import rollup_format
-from service.store.survey_cells import add_document
+from service.store.document_cells import add_document, to_cells
 
 # t(0.975, df) for df 2 and 8 (scipy; 4.3027 and 2.3060 in any table)
 T2, T8 = float(stats.t.ppf(0.975, 2)), float(stats.t.ppf(0.975, 8))
@@ -44,7 +44,8 @@ def answer(metric: str, value: float, component: str | None = None, **more: Any)
 def cells_of(*answers: dict[str, Any]) -> dict[str, dict[CellKey, Counter[float]]]:
     out: dict[Any, Any] = {}
     add_document(out, {"segments": ["a"], "journey": "j", "answers": list(answers)}, None)
-    return {family: {k: c.hist for k, c in cells.items()} for (_, family), cells in out.items()}
+    cells = to_cells(out)
+    return {family: {k: c.hist for k, c in found.items()} for (_, family), found in cells.items()}
 
 
 def key(components: tuple[str, ...], scale: tuple[int, int] = (1, 5), easy: bool = True

@@ -146,7 +146,8 @@ class PackedGrouper(Generic[P]):
         self.flt, self.by = flt, by
         self._memo: dict[CellKey, list[GroupKey]] = {}
         self._dense: dict[tuple[P, GroupKey, Measure], list[int]] = {}
-        self._sparse: list[tuple[P, Cell]] = []
+        # histograms off the integer points (respondents' means of several answers)
+        self._sparse: dict[tuple[P, GroupKey, Measure], dict[float, int]] = {}
         self._subtracted = False
 
     def _groups(self, key: CellKey) -> list[GroupKey]:
@@ -190,14 +191,19 @@ class PackedGrouper(Generic[P]):
         groups = self._groups(key)
         if not groups:
             return
+        measure = key.measure
         if offset < 0:
-            hist = Counter({v: sign * c for v, c in sparse[i]})
-            self._sparse.append((period, Cell(key=key, hist=hist)))
+            pairs = sparse[i]
+            for group in groups:
+                into = self._sparse.get((period, group, measure))
+                if into is None:
+                    into = self._sparse[(period, group, measure)] = {}
+                for v, c in pairs:
+                    into[v] = into.get(v, 0) + sign * c
             return
         width = key.scale[1] - key.scale[0] + 1
         vector = counts[offset : offset + width]
         op = add if sign > 0 else sub
-        measure = key.measure
         for group in groups:
             acc = self._dense.get((period, group, measure))
             if acc is None:
@@ -206,7 +212,9 @@ class PackedGrouper(Generic[P]):
                 acc[:] = map(op, acc, vector)
 
     def result(self) -> dict[tuple[P, GroupKey], ScaledHistograms]:
-        out = group_cells(self._sparse, self.flt, self.by)
+        out: dict[tuple[P, GroupKey], ScaledHistograms] = {}
+        for (period, group, measure), sparse in self._sparse.items():
+            out.setdefault((period, group), ScaledHistograms()).add(measure, Counter(sparse))
         for (period, group, measure), vector in self._dense.items():
             low = measure[0][0]
             hist: Counter[float] = Counter({low + i: c for i, c in enumerate(vector) if c})

@@ -50,6 +50,9 @@ class MetricValue:
     high_is_easy: bool | None = None  # CES kinds with answers: the direction read
 
 
+# Survey kinds count respondents: N is responses, and x a response's rating — the mean of its
+# answers of the metric (that the filter selects), on one scale and direction (RESPONDENTS).
+RESPONDENTS = " (N respondents; x a response's mean answer of the metric)"
 DEFINITIONS: dict[MetricKind, str] = {
     MetricKind.NPS: "100·(promoters − detractors)/N on 0–10 answers; promoters 9–10, detractors "
     "0–6; adjusted-Wald interval (Rocks 2016: N + 3, promoters and detractors + ¾), clipped "
@@ -57,7 +60,7 @@ DEFINITIONS: dict[MetricKind, str] = {
     MetricKind.NPS_MEAN_LIKELIHOOD: "the source document's 'NPS': Σ likelihood / N × 100 "
     "(100 × the mean 0–10 answer); not the standard NPS; t-interval clipped to "
     "[0, 1000]",
-    MetricKind.CSAT: "top-2-box: 100 · answers in the top two points of the scale / N; "
+    MetricKind.CSAT: "top-2-box: 100 · respondents in the top two points of the scale / N; "
     "Wilson interval",
     MetricKind.CSAT_SCORE_PERCENT: "the source document's CSAT: Σ ratings / (N × scale max) × "
     "100; t-interval clipped to [100·min/max, 100]",
@@ -68,11 +71,11 @@ DEFINITIONS: dict[MetricKind, str] = {
     MetricKind.FCR: "100 · cases resolved at first contact / cases whose first contact is in "
     "the window (open cases included); resolved at first contact: that contact resolved and no "
     "other within CX_FCR_RECONTACT_DAYS; Wilson interval",
-    MetricKind.EMOTION: "mean EMOTION answer Σx/N; t-interval clipped to the scale",
-    MetricKind.VALUE_FOR_EFFORT: "mean VALUE_FOR_EFFORT answer Σx/N; t-interval clipped to the "
-    "scale",
-    MetricKind.COMPONENT_SCORE: "mean of 100·(x − min)/(max − min) over COMPONENT answers; "
-    "t-interval clipped to [0, 100]",
+    MetricKind.EMOTION: "mean EMOTION rating Σx/N; t-interval clipped to the scale",
+    MetricKind.VALUE_FOR_EFFORT: "mean VALUE_FOR_EFFORT rating Σx/N; t-interval clipped to "
+    "the scale",
+    MetricKind.COMPONENT_SCORE: "mean of 100·(x − min)/(max − min) over respondents' COMPONENT "
+    "ratings (per component in a COMPONENT breakdown); t-interval clipped to [0, 100]",
     MetricKind.RETENTION_RATE: "cohort retention 100·(S − C)/S: of the S customers active at "
     "window start, those still active at its end (C churned in the window); Wilson interval",
     MetricKind.RETENTION_RATE_NET: "net retention 100·(E − N)/S: E active at window end, N new "
@@ -87,6 +90,11 @@ DEFINITIONS: dict[MetricKind, str] = {
     "log CLV",
     MetricKind.RESPONSE_COUNT: "number of survey responses matching the filter in the window",
 }
+for _kind in (MetricKind.NPS, MetricKind.NPS_MEAN_LIKELIHOOD, MetricKind.CSAT,
+              MetricKind.CSAT_SCORE_PERCENT, MetricKind.CES, MetricKind.CES_PERCENT_EASY,
+              MetricKind.EMOTION, MetricKind.VALUE_FOR_EFFORT,
+              MetricKind.COMPONENT_SCORE):  # fmt: skip
+    DEFINITIONS[_kind] += RESPONDENTS
 
 
 def _ordered(hist: Counter[float]) -> list[tuple[float, int]]:

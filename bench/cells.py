@@ -21,8 +21,8 @@ from collections.abc import Callable
 from typing import Any
 
 from bench.query import COMPONENTS, responses
-from service.domain.model import Dimension
 from service.domain.metrics.cells import RESPONSE, Cell, CellFilter, CellKey, PackedGrouper
+from service.domain.model import Dimension
 from service.store import rollup_format
 from service.store.document_cells import Tally, add_document, to_cells
 from service.store.rollup_format import PackedDay

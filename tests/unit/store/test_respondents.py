@@ -15,9 +15,8 @@ from typing import Any
 import pytest
 from scipy import stats
 
-from service.domain import Dimension, MetricKind
-from service.metrics import formulas
-from service.metrics.cells import (
+from service.domain.metrics import formulas
+from service.domain.metrics.cells import (
     RESPONSE,
     Cell,
     CellFilter,
@@ -25,9 +24,10 @@ from service.metrics.cells import (
     group_cells,
     per_component,
 )
-from service.metrics.query import MetricQuery
+from service.domain.metrics.query import MetricQuery
+from service.domain.metrics.timeframe import Window
+from service.domain.model import Dimension, MetricKind
 from service.metrics.survey import family_of, needs_raw
-from service.metrics.timeframe import Window
 from service.store import rollup_format
 from service.store.document_cells import add_document, to_cells
 

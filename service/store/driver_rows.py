@@ -3,7 +3,8 @@
 Only responses that answered the outcome are read (``answers.metric`` equal to its family),
 in the window and the filter's segments, journeys, stages and channels, each bound as a
 value (``$in`` of typed strings, never an operator from input). Only the answers' metric,
-component, value and scale are projected, plus the record key that orders the rows.
+component, value, scale and direction are projected, plus the record key that orders the
+rows.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from service.store.indexes import SURVEY_RESPONSES
 from service.store.survey_cells import _response_match
 
 PROJECTION = {"_id": 0, "submittedAt": 1, "source": 1, "externalId": 1, "answers.metric": 1,
-              "answers.component": 1, "answers.value": 1, "answers.scale": 1}  # fmt: skip
+              "answers.component": 1, "answers.value": 1, "answers.scale": 1,
+              "answers.highIsEasy": 1}  # fmt: skip
 
 
 def pipeline(tenant: str, window: Window, flt: CellFilter, family: str, limit: int) -> list[Doc]:
@@ -54,6 +56,7 @@ def _answers(doc: Doc) -> RatedResponse:
             component=a.get("component"),
             value=float(a["value"]),
             scale=(int(a["scale"]["min"]), int(a["scale"]["max"])),
+            high_is_easy=a.get("highIsEasy") is not False,
         )
         for a in doc.get("answers") or ()
     )

@@ -21,7 +21,11 @@ from service.domain.errors import BadUserInput, CxError
 from service.domain.metrics import drivers
 from service.domain.metrics.cells import CellFilter, Scale
 from service.domain.metrics.drivers import Fit, Quadrant
-from service.domain.metrics.query import SURVEY_FAMILY, IncompatibleScales
+from service.domain.metrics.query import (
+    SURVEY_FAMILY,
+    IncompatibleDirections,
+    IncompatibleScales,
+)
 from service.domain.metrics.timeframe import Window
 from service.domain.model import AnswerMetric, MetricKind
 
@@ -64,6 +68,7 @@ class RatedAnswer:
     component: str | None
     value: float
     scale: Scale
+    high_is_easy: bool = True  # CES: whether a high value means easy
 
 
 RatedResponse = tuple[RatedAnswer, ...]
@@ -154,10 +159,10 @@ def check_outcome(kind: MetricKind) -> str:
 
 
 def check_filter(flt: CellFilter) -> None:
-    if flt.components is not None:
+    if flt.components is not None or flt.questions is not None:
         raise BadUserInput(
             "drivers rank every CX component: filter by segments, journeys, stages or "
-            "channels, not components",
+            "channels, not components or questions",
             reason="UNSUPPORTED_FILTER",
         )
 
@@ -191,6 +196,7 @@ def table(
     y = np.empty(len(responses))
     x = np.full((len(responses), len(names)), np.nan)
     outcome_scales: set[Scale] = set()
+    directions: set[bool] = set()  # a CES outcome's: high = easy, or high = hard
     scales: list[set[Scale]] = [set() for _ in names]
     for i, answers in enumerate(responses):
         own: list[float] = []
@@ -199,6 +205,7 @@ def table(
             if answer.metric == family:
                 own.append(answer.value)
                 outcome_scales.add(answer.scale)
+                directions.add(answer.high_is_easy)
                 continue
             name = _driver(answer)
             j = column.get(name) if name is not None else None
@@ -210,6 +217,8 @@ def table(
             x[i, j] = sum(values) / len(values)
     if len(outcome_scales) > 1:
         raise IncompatibleScales(kind, sorted(outcome_scales))
+    if len(directions) > 1:
+        raise IncompatibleDirections(kind)
     for j, found in enumerate(scales):
         if len(found) > 1:
             raise DriverScales(names[j], sorted(found))

@@ -374,3 +374,24 @@ async def test_rollups_stored_in_the_previous_format_are_rebuilt(
             .to_list()
         )
         assert sorted(d["family"] for d in stored) == ["CSAT", "CSAT/COMPONENT", "RESPONSE"]
+
+
+# -- drivers -------------------------------------------------------------------------------------
+
+DRIVERS = (
+    "query($f: MetricFilter) { drivers(outcome: CES, filter: $f, "
+    f'window: {{from: "{WINDOW["from"]}", to: "{WINDOW["to"]}"}}) {{ respondents outcomeMean }} }}'
+)
+
+
+async def test_drivers_read_one_ces_direction_and_take_no_questions(
+    client: httpx.AsyncClient,
+) -> None:
+    await effort_and_agreement(client)
+    extensions = error_of(await gql(client, DRIVERS, {"f": None}))
+    assert extensions["code"] == "INCOMPATIBLE_DIRECTIONS"
+    # the effort answers alone (channel PHONE): six respondents, mean (1+1+2+3+6+7)/6
+    effort = (await gql_ok(client, DRIVERS, {"f": {"channels": ["PHONE"]}}))["drivers"]
+    assert (effort["respondents"], effort["outcomeMean"]) == (6, pytest.approx(20 / 6))
+    extensions = error_of(await gql(client, DRIVERS, {"f": {"questions": ["effort"]}}))
+    assert (extensions["code"], extensions["reason"]) == ("BAD_USER_INPUT", "UNSUPPORTED_FILTER")

@@ -89,6 +89,19 @@ class Settings(BaseSettings):
         ge=1,
         description="Most survey responses one `drivers` analysis reads; more: TOO_MANY_RESPONSES.",
     )
+    # -- rollups kept warm (docs/adr/0023) -------------------------------------------------
+    warm_rollups: bool = Field(
+        default=True, description="Materialise the rollup days a write touched in the background."
+    )
+    warm_concurrency: int = Field(
+        default=2, ge=1, description="Background materialisations one process runs at once."
+    )
+    warm_delay_ms: int = Field(
+        default=200, ge=0, description="How long a touched day waits (gathering more writes)."
+    )
+    warm_lease_s: float = Field(
+        default=60.0, gt=0, description="How long one replica holds a tenant-day it materialises."
+    )
     # -- security (README "Security") -----------------------------------------------------
     auth: AuthMode = Field(
         default=AuthMode.ENABLED,

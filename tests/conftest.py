@@ -43,6 +43,9 @@ def make_settings(mongo_uri: str, **overrides: Any) -> Settings:
         "rate_limit_cost_per_minute": 0,
         # Most tests look at what runs beneath the response cache; its own tests turn it on.
         "response_cache_entries": 0,
+        # Rollups materialised in the background would race the tests that look at rollup
+        # state; the warming tests turn it on.
+        "warm_rollups": False,
     }
     values.update(overrides)
     return Settings(**values)

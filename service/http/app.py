@@ -30,6 +30,7 @@ from service.cache.metric_cache import BoundedMemoryCache, MetricCache, build_ba
 from service.domain.principal import CredentialKind, Principal
 from service.domain.request import RequestScope
 from service.http.background import every
+from service.http.coordination_metrics import CoordinationMetrics
 from service.http.db_guard import DatabaseGuard
 from service.http.edge import Edge
 from service.http.graphiql import ASSETS_DIR, ASSETS_PATH, graphiql_html
@@ -51,6 +52,7 @@ from service.ingest.service import Ingestor
 from service.live.hub import LiveHub
 from service.metrics.drift import DriftMonitor
 from service.metrics.service import MetricsService, answer_params, cache_codec
+from service.metrics.warmer import RollupWarmer
 from service.reading.reader import Reader
 from service.settings import Settings, get_settings
 from service.store.client import PING_TIMEOUT_S, Mongo, connect
@@ -84,6 +86,7 @@ class AppState:
     response_stats: ResponseCacheStats = field(default_factory=ResponseCacheStats)
     indexes_ready: bool = False
     background: set[asyncio.Task[None]] = field(default_factory=set)
+    warmer: RollupWarmer | None = None  # CX_WARM_ROLLUPS
 
 
 class CxGraphQL(GraphQL[RequestContext, None]):
@@ -197,6 +200,20 @@ def _start_maintenance(state: AppState) -> None:
                             state.drift.run_once))  # fmt: skip
 
 
+def _start_warmer(state: AppState, coordination: CoordinationMetrics) -> None:
+    """Rollup days a write touched are materialised in the background (ADR 0023)."""
+    settings = state.settings
+    if not settings.warm_rollups:
+        return
+    state.warmer = RollupWarmer(
+        state.mongo, state.tenants, concurrency=settings.warm_concurrency,
+        delay_s=settings.warm_delay_ms / 1000, lease_s=settings.warm_lease_s,
+        observe=coordination.warm_seconds.observe,
+    )  # fmt: skip
+    state.ingestor.on_days_written = state.warmer.notify
+    state.warmer.start()
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -208,6 +225,7 @@ def create_app(
     settings = settings or get_settings()
     lifecycle = lifecycle or Lifecycle()
     observability = Observability()
+    coordination = CoordinationMetrics(observability.registry)
     if tracing is None and settings.otel_endpoint:
         from service.http.tracing import Tracing  # the `otel` extra, imported only when asked for
 
@@ -227,6 +245,7 @@ def create_app(
             cache.backend = tracing.traced_cache(cache.backend)
         tenant_dir = TenantDirectory(mongo, settings)
         versions = VersionFeed(mongo, settings.version_staleness_ms)  # one per replica
+        versions.on_served = coordination.version_lag.observe
         state = AppState(
             settings=settings,
             mongo=mongo,
@@ -249,6 +268,8 @@ def create_app(
                 settings.mongo_server_selection_timeout_s,
             ),
         )
+        _start_warmer(state, coordination)
+        coordination.state = state
         app.state.cx = state
         live.start(versions)
         try:
@@ -262,6 +283,8 @@ def create_app(
             yield
         finally:
             # In-flight requests are done (uvicorn waited for them): now close the clients.
+            if state.warmer is not None:
+                await state.warmer.close()
             for task in list(state.background):
                 task.cancel()
             await live.close()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -57,6 +57,8 @@ class Ingestor:
         self.versions = versions
         self.tenants = tenants or TenantDirectory(mongo, settings)
         self.segment_cache = SegmentCache()
+        # Told the rollup days each write marked written (the background warmer, ADR 0023).
+        self.on_days_written: Callable[[str, set[str]], None] | None = None
         self.limits = Limits(
             max_string=settings.max_string_length,
             max_comment=settings.max_comment_length,
@@ -230,6 +232,8 @@ class Ingestor:
         days = days | _days(moved, tz)
         if days:
             await rollups.bump_days(self.mongo, tenant, days, tz)
+            if self.on_days_written is not None:
+                self.on_days_written(tenant, days)
         if customers_changed:
             return self._seen(
                 tenant, await tenants.bump_data_and_customers_version(self.mongo, tenant)

@@ -6,6 +6,7 @@ version it produced (``observe``), so its own writes are seen by the next reques
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from service.store import tenants
 from service.store.client import Mongo
@@ -17,18 +18,24 @@ class VersionFeed:
         self.staleness_s = staleness_ms / 1000
         self._known: dict[str, tuple[float, int]] = {}
         self.reads = 0  # database reads, for /metrics and tests
+        # Told how old each version it answers is (/metrics: cx_version_feed_lag_seconds).
+        self.on_served: Callable[[float], None] | None = None
 
     async def get(self, tenant: str, at_least: int | None = None) -> int:
         now = time.monotonic()
         found = self._known.get(tenant)
         fresh = found is not None and now - found[0] < self.staleness_s
         if found is not None and fresh and (at_least is None or found[1] >= at_least):
+            if self.on_served is not None:
+                self.on_served(now - found[0])
             return found[1]
         self.reads += 1
         version = await tenants.data_version(self.mongo, tenant)
         if len(self._known) > 100_000:
             self._known.clear()
         self._known[tenant] = (now, version)
+        if self.on_served is not None:
+            self.on_served(0.0)
         return version
 
     def observe(self, tenant: str, version: int) -> int:

@@ -89,7 +89,7 @@ class Settings(BaseSettings):
         ge=1,
         description="Most survey responses one `drivers` analysis reads; more: TOO_MANY_RESPONSES.",
     )
-    # -- rollups kept warm (docs/adr/0023) -------------------------------------------------
+    # -- rollups kept warm, single-flight across replicas (docs/adr/0023) -------------------
     warm_rollups: bool = Field(
         default=True, description="Materialise the rollup days a write touched in the background."
     )
@@ -101,6 +101,11 @@ class Settings(BaseSettings):
     )
     warm_lease_s: float = Field(
         default=60.0, gt=0, description="How long one replica holds a tenant-day it materialises."
+    )
+    single_flight_timeout_ms: int = Field(
+        default=5000,
+        ge=0,
+        description="Redis lock of a metric computation: others wait this long at most; 0: off.",
     )
     # -- security (README "Security") -----------------------------------------------------
     auth: AuthMode = Field(

@@ -5,7 +5,8 @@ data version, so no entry is ever invalidated, only left to expire. The hash cov
 query and every setting that changes its answer (given as ``params``). Values are JSON
 written by :mod:`service.cache.codec` (never pickle); one that fails to decode is a miss,
 counted. The in-memory backend is bounded (``CX_CACHE_MAX_ENTRIES``, least recently used
-first out). Concurrent identical misses compute once (single-flight, per process). A cache
+first out). Concurrent identical misses compute once (single-flight): per process, and
+across replicas with a Redis lock when ``flight`` is set (:mod:`.single_flight`). A cache
 that fails (Redis down) is skipped: the request is computed without it, the failure is
 logged once and counted for /metrics, and the backend is left alone for ``RETRY_AFTER_S``
 before it is tried again, so a Redis that hangs adds at most its timeout (0.5 s) to a request.
@@ -28,6 +29,7 @@ from aiocache import Cache
 from aiocache.serializers import BaseSerializer
 
 from service.cache.codec import CODEC_VERSION, Codec, Undecodable
+from service.cache.single_flight import FlightStats, ReplicaLock, once_across_replicas
 from service.settings import Settings
 
 SCHEMA_VERSION = 2  # 2: values are JSON (cache_codec), keys cover the answer's settings
@@ -124,6 +126,8 @@ class MetricCache:
         if isinstance(backend, BoundedMemoryCache):
             backend.stats = self.stats
         self._inflight: dict[str, asyncio.Future[Any]] = {}
+        self.flight: ReplicaLock | None = None  # with Redis: once across replicas too
+        self.flight_stats = FlightStats()
         self._failing = False
         self._failed_at = 0.0
 
@@ -141,6 +145,7 @@ class MetricCache:
             return value
         inflight = self._inflight.get(key)
         if inflight is not None:
+            self.flight_stats.process_waits += 1
             try:
                 shared: T = await asyncio.shield(inflight)
             except asyncio.CancelledError:
@@ -150,11 +155,10 @@ class MetricCache:
                     return await self.get_or_compute(key, compute)
                 raise
             return shared
-        self.stats.misses += 1
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
         try:
-            result = await compute()
+            result = await self._compute_once(key, compute)
         except asyncio.CancelledError:
             future.cancel()  # waiters see a cancelled future and compute for themselves
             raise
@@ -163,10 +167,27 @@ class MetricCache:
             future.exception()  # retrieved here, so a lone failure is not reported twice
             raise
         finally:
-            self._inflight.pop(key, None)
+            self._inflight.pop(key, None)  # only once stored: a later miss finds it
         future.set_result(result)
+        return result
+
+    async def _compute_once(self, key: str, compute: Callable[[], Awaitable[T]]) -> T:
+        """Compute and store; with a Redis lock, once across replicas."""
+
+        async def counted() -> T:
+            self.stats.misses += 1
+            return await compute()
+
+        if self.flight is not None and not self._skipping():
+            return await once_across_replicas(self.flight, key, counted, self._look_again,
+                                              self._set, self._skipping,
+                                              self.flight_stats)  # fmt: skip
+        result = await counted()
         await self._set(key, result)
         return result
+
+    async def _look_again(self, key: str) -> tuple[Any] | None:
+        return await self._get(key, again=True)
 
     def _skipping(self) -> bool:
         """A backend that just failed is left alone for RETRY_AFTER_S: a Redis that does not
@@ -175,7 +196,9 @@ class MetricCache:
             return True
         return self._failing and time.monotonic() - self._failed_at < RETRY_AFTER_S
 
-    async def _get(self, key: str) -> tuple[Any] | None:
+    async def _get(self, key: str, again: bool = False) -> tuple[Any] | None:
+        """The cached value (in a tuple: None is a value), or None. ``again``: a look while
+        waiting for another replica, whose undecodable value was counted already."""
         if self._skipping():
             return None
         try:
@@ -189,6 +212,8 @@ class MetricCache:
         try:
             return (self.codec.decode(blob),)
         except Undecodable as exc:
+            if again:
+                return None
             self.stats.undecodable += 1
             log.warning("cached value under %s does not decode (%s): computing it", key, exc)
             return None
@@ -222,5 +247,7 @@ class MetricCache:
             self._failing = False
 
     async def close(self) -> None:
+        if self.flight is not None:
+            await self.flight.close()
         if self.backend is not None:
             await self.backend.close()

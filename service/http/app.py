@@ -27,6 +27,7 @@ from resolvers.errors import timed_out, with_code
 from resolvers.schema import build_schema
 from service.auth.authenticator import Authenticator
 from service.cache.metric_cache import BoundedMemoryCache, MetricCache, build_backend
+from service.cache.single_flight import ReplicaLock
 from service.domain.principal import CredentialKind, Principal
 from service.domain.request import RequestScope
 from service.http.background import every
@@ -243,6 +244,8 @@ def create_app(
         )
         if tracing is not None:  # after MetricCache has hooked its stats into the backend
             cache.backend = tracing.traced_cache(cache.backend)
+        if settings.cache_backend == "redis" and settings.single_flight_timeout_ms > 0:
+            cache.flight = ReplicaLock(settings.redis_url, settings.single_flight_timeout_ms)
         tenant_dir = TenantDirectory(mongo, settings)
         versions = VersionFeed(mongo, settings.version_staleness_ms)  # one per replica
         versions.on_served = coordination.version_lag.observe

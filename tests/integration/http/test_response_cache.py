@@ -170,20 +170,42 @@ async def test_get_by_hash_revalidates_with_etag_until_the_data_changes(
         assert changed.json()["data"]["metric"]["n"] == 1
 
 
-async def test_two_replicas_see_each_others_writes(mongo_uri: str) -> None:
+@pytest.mark.parametrize("backend", ["memory", "redis"])
+# aiocache 0.12.3 on redis-py 8, as in test_cache.py
+@pytest.mark.filterwarnings("ignore:Call to deprecated setex:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:Call to deprecated close:DeprecationWarning")
+async def test_two_replicas_see_each_others_writes(mongo_uri: str, backend: str) -> None:
     """A write through replica A: B answers it at once when asked with minDataVersion, and
-    without it within CX_VERSION_STALENESS_MS."""
+    without it within CX_VERSION_STALENESS_MS. With Redis (database 13 of 127.0.0.1:6379, a
+    tenant of the test's own) they also share metric results."""
     import asyncio
+    import uuid
 
-    settings = make_settings(mongo_uri, response_cache_entries=100, version_staleness_ms=300)
+    import redis.asyncio as aioredis
+
+    tenant = "default"
+    shared: dict[str, Any] = {}
+    if backend == "redis":
+        tenant, url = uuid.uuid4().hex, "redis://127.0.0.1:6379/13"
+        probe = aioredis.Redis.from_url(url, socket_connect_timeout=0.5)
+        try:
+            await probe.ping()
+        except (aioredis.ConnectionError, aioredis.TimeoutError, OSError) as exc:
+            pytest.skip(f"no Redis answers on 127.0.0.1:6379 ({exc!r})")
+        finally:
+            await probe.aclose()
+        shared = {"cache_backend": "redis", "redis_url": url}
+    settings = make_settings(
+        mongo_uri, response_cache_entries=100, version_staleness_ms=300, **shared
+    )
     with_min = f"""query($v: Int) {{ metric(kind: CSAT, window: {WINDOW}, minDataVersion: $v)
                    {{ n }} }}"""
     record = response("r1", answers=[answer("CSAT", 5, 1, 5)])
     async with (
         running_app(settings) as one,
         running_app(settings) as two,
-        http_client(one) as a,
-        http_client(two) as b,
+        http_client(one, tenant=tenant) as a,
+        http_client(two, tenant=tenant) as b,
     ):
         assert (await ask(b)).json()["data"]["metric"]["n"] == 0  # B caches n = 0
         written = await submit_responses(a, [record])
@@ -191,3 +213,8 @@ async def test_two_replicas_see_each_others_writes(mongo_uri: str) -> None:
         assert fresh.json()["data"]["metric"]["n"] == 1
         await asyncio.sleep(0.4)  # past the staleness bound
         assert (await ask(b)).json()["data"]["metric"]["n"] == 1
+        if backend == "redis":  # B computed n = 1 at this version: A finds it in Redis
+            hits, misses = one.state.cx.cache.stats.hits, one.state.cx.cache.stats.misses
+            assert (await ask(a)).json()["data"]["metric"]["n"] == 1
+            assert (one.state.cx.cache.stats.hits, one.state.cx.cache.stats.misses) == (
+                hits + 1, misses)  # fmt: skip

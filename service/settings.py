@@ -89,7 +89,7 @@ class Settings(BaseSettings):
         ge=1,
         description="Most survey responses one `drivers` analysis reads; more: TOO_MANY_RESPONSES.",
     )
-    # -- rollups kept warm, single-flight across replicas (docs/adr/0023) -------------------
+    # -- rollups kept warm, single-flight, allow-list (docs/adr/0023) ----------------------
     warm_rollups: bool = Field(
         default=True, description="Materialise the rollup days a write touched in the background."
     )
@@ -106,6 +106,9 @@ class Settings(BaseSettings):
         default=5000,
         ge=0,
         description="Redis lock of a metric computation: others wait this long at most; 0: off.",
+    )
+    only_registered_queries: bool = Field(
+        default=False, description="Answer only documents registered with `cxgraph queries`."
     )
     # -- security (README "Security") -----------------------------------------------------
     auth: AuthMode = Field(

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from service.cli import admin, comments, keys, tenants
+from service.cli import admin, comments, keys, queries, tenants
 from service.settings import Settings, get_settings
 
 log = logging.getLogger("cxgraph")
@@ -136,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     keys.add_commands(commands)
     tenants.add_commands(commands)
     comments.add_commands(commands)
+    queries.add_commands(commands)
 
     schema = commands.add_parser("schema", help="the GraphQL schema")
     schema_commands = schema.add_subparsers(dest="schema_command", required=True)

@@ -45,6 +45,7 @@ from service.http.observability import (
     RefusalCounter,
 )
 from service.http.persisted_queries import PersistedQueries
+from service.http.query_allow_list import OnlyRegisteredQueries, RegisteredQueries
 from service.http.rate_limits import RateLimiter
 from service.http.response_cache import ResponseCache, ResponseCacheStats
 from service.http.shutdown import Lifecycle
@@ -87,6 +88,7 @@ class AppState:
     response_stats: ResponseCacheStats = field(default_factory=ResponseCacheStats)
     indexes_ready: bool = False
     background: set[asyncio.Task[None]] = field(default_factory=set)
+    registered_queries: RegisteredQueries | None = None
     warmer: RollupWarmer | None = None  # CX_WARM_ROLLUPS
 
 
@@ -271,6 +273,7 @@ def create_app(
                 settings.mongo_server_selection_timeout_s,
             ),
         )
+        state.registered_queries = RegisteredQueries(mongo)
         _start_warmer(state, coordination)
         coordination.state = state
         app.state.cx = state
@@ -333,6 +336,7 @@ def create_app(
             Middleware(DatabaseGuard),
             Middleware(Edge),
             Middleware(PersistedQueries),  # hash-only requests become ordinary ones
+            *([Middleware(OnlyRegisteredQueries)] if settings.only_registered_queries else []),
             Middleware(ResponseCache),  # after the edge: it keys answers by the principal
         ],
         lifespan=lifespan,

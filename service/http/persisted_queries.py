@@ -2,7 +2,8 @@
 
 A client sends ``extensions.persistedQuery {version: 1, sha256Hash}`` without the query;
 an unknown hash answers ``PersistedQueryNotFound`` and the client sends it again with the
-query, which is kept (bounded, per process) once its hash checks out. The request then
+query, which is kept (bounded, per process) once its hash checks out; a document registered
+with `cxgraph queries register` is found by its hash on every replica. The request then
 goes on as an ordinary one, so every limit, scope and cache applies to it. Over GET a
 browser or CDN can revalidate the answer with its ETag (service/http/response_cache.py).
 """
@@ -74,10 +75,15 @@ class PersistedQueries:
             self._keep(digest, query)
         else:
             query = self.known.get(digest)
-            if query is None:
-                await answer(send, 200, error_body(NOT_FOUND, "PERSISTED_QUERY_NOT_FOUND"))
-                return
-            self.known.move_to_end(digest)
+            if query is not None:
+                self.known.move_to_end(digest)
+            else:  # a document registered with `cxgraph queries register` (ADR 0023)
+                registered = getattr(scope["app"].state.cx, "registered_queries", None)
+                found = await registered.find(digest) if registered is not None else None
+                if found is None:
+                    await answer(send, 200, error_body(NOT_FOUND, "PERSISTED_QUERY_NOT_FOUND"))
+                    return
+                query = found.text
         assert isinstance(extensions, dict)  # it holds persistedQuery
         rest = {k: v for k, v in extensions.items() if k != "persistedQuery"}
         plain = {**request, "query": query}

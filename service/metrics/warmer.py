@@ -201,7 +201,8 @@ class RollupWarmer:
             self.stats.fresh += len(held) - len(todo)
             if todo:
                 started = time.perf_counter()
-                await rollups.materialize(self.mongo, tenant, tz, todo, current)
+                async with self.mongo.budget(f"background materialisation of {tenant}"):
+                    await rollups.materialize(self.mongo, tenant, tz, todo, current)
                 self.stats.days += len(todo)
                 self.stats.batches += 1
                 if self.observe is not None:

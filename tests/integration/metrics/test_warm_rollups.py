@@ -12,15 +12,12 @@ import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 
-from service.coordination_metrics import CoordinationMetrics
 from service.metrics.warmer import lease_name
 from service.settings import Settings
 from service.store import leases, rollups
@@ -312,12 +309,3 @@ async def test_metrics_expose_the_queue_and_the_durations(
     assert "cx_rollup_warm_duration_seconds_count 2.0" in done
     assert "cx_rollup_warm_days_total 6.0" in done
     assert "cx_rollup_warm_failures_total 0.0" in done
-
-
-def test_every_family_is_in_the_deploy_guide() -> None:
-    deploy = (Path(__file__).resolve().parents[2] / "docs/deploy.md").read_text()
-    registry = CollectorRegistry()
-    CoordinationMetrics(registry)
-    families = [m.name for m in registry.collect()]
-    assert len(families) == 10
-    assert [f for f in families if f"`{f}" not in deploy] == []

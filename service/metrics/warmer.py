@@ -31,8 +31,9 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from service.domain.errors import CxError
 from service.store import leases, rollups
-from service.store.client import Mongo
+from service.store.client import UNAVAILABLE_ERRORS, Mongo, is_timeout
 from service.tenancy.directory import TenantDirectory
 
 log = logging.getLogger("cxgraph.warm")
@@ -154,10 +155,13 @@ class RollupWarmer:
                 busy = await self._warm(tenant, batch)
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as exc:
                 self.stats.failures += 1
-                log.warning("background materialisation of %s %s failed; queries will "
-                            "materialise these days", tenant, batch, exc_info=True)  # fmt: skip
+                # A database that is down or slow is expected: one line. Anything else is ours.
+                expected = isinstance(exc, (*UNAVAILABLE_ERRORS, CxError)) or is_timeout(exc)
+                log.warning("background materialisation of %s %s failed (%r); queries will "
+                            "materialise these days", tenant, batch, exc,
+                            exc_info=not expected)  # fmt: skip
             finally:
                 running.difference_update(batch)
             pending = self._pending.setdefault(tenant, set())  # a write may have added days

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from service.coordination_metrics import CoordinationMetrics
+from service.http.coordination_metrics import CoordinationMetrics
 from tests.conftest import http_client, make_settings, running_app
 
 QUERY = (
@@ -36,7 +36,7 @@ async def test_the_version_feed_lag_is_the_age_of_the_versions_answered_at(
 
 
 def test_every_family_is_in_the_deploy_guide() -> None:
-    deploy = (Path(__file__).resolve().parents[2] / "docs/deploy.md").read_text()
+    deploy = (Path(__file__).resolve().parents[3] / "docs/deploy.md").read_text()
     registry = CollectorRegistry()
     CoordinationMetrics(registry)
     families = [m.name for m in registry.collect()]

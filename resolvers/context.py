@@ -27,6 +27,7 @@ class RequestContext:
     ingestor: Ingestor
     metrics: MetricsService
     rate_limiter: Any = None  # service.http.rate_limits.RateLimiter (the query-cost budget)
+    webhooks: Any = None  # service.webhooks.service.WebhookService
     request: Any = None
     response: Any = None
     cost: int | None = None  # the query's cost, once computed (resolvers/cost.py)

@@ -38,9 +38,10 @@ from strawberry.extensions import SchemaExtension
 from resolvers.errors import from_domain
 from service.domain.errors import CxError
 
-CONNECTIONS = frozenset({"customers", "touchpoints", "surveyResponses"})
+CONNECTIONS = frozenset({"customers", "touchpoints", "surveyResponses", "webhookDeliveries"})
 LISTS = {"journeys": 10, "stages": 10, "breakdown": 20, "segments": 20, "journeyFunnel": 10,
-         "ranking": 8, "groups": 20}  # fmt: skip
+         "ranking": 8, "groups": 20, "webhooks": 25, "thresholds": 10,
+         "attemptLog": 20}  # fmt: skip
 AGGREGATION = 10
 METRIC_WORK = {"metric": AGGREGATION, "breakdown": AGGREGATION, "compare": 2 * AGGREGATION,
                "journeyFunnel": 3 * AGGREGATION, "segments": AGGREGATION,

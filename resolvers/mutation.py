@@ -8,6 +8,7 @@ from resolvers.context import CxInfo
 from resolvers.fast_input import CustomerRecords, SurveyResponseRecords, TouchpointRecords
 from resolvers.nodes import Journey
 from resolvers.records import as_record
+from resolvers.webhooks import WebhookMutation
 from schema.inputs import JourneyInput, RecordRefInput
 from schema.permissions import DataWrite
 from schema.types import BulkResult, EraseResult, RecordError, RecordResult
@@ -38,7 +39,7 @@ def _bulk_result(outcome: BulkOutcome) -> BulkResult:
 
 
 @strawberry.type
-class Mutation:
+class Mutation(WebhookMutation):
     @strawberry.mutation(
         permission_classes=[DataWrite],
         description="Create or replace a journey and its ordered stages.",

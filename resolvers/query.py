@@ -11,6 +11,7 @@ from resolvers.context import CxInfo
 from resolvers.drivers import DriversField
 from resolvers.metrics import MetricsQuery
 from resolvers.nodes import Customer, Journey, SurveyResponse, Touchpoint
+from resolvers.webhooks import WebhookQuery
 from schema.connections import Connection
 from schema.enums import RecordOrder
 from schema.inputs import RecordFilter as RecordFilterInput
@@ -40,7 +41,7 @@ def _filter(flt: RecordFilterInput | None) -> RecordFilter:
 
 
 @strawberry.type
-class Query(MetricsQuery, DriversField):
+class Query(MetricsQuery, DriversField, WebhookQuery):
     # Nullable like the metric fields (ADR 7): a field the credential may not read answers
     # null with FORBIDDEN, and the fields it may read still answer.
     @strawberry.field(permission_classes=[JourneysRead])

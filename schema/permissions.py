@@ -36,3 +36,5 @@ DataRead = _needs(Scope.DATA_READ)
 DataWrite = _needs(Scope.DATA_WRITE)
 # Journey definitions carry no personal data; dashboards need them for their stages.
 JourneysRead = _needs(Scope.METRICS_READ, Scope.DATA_READ)
+WebhooksRead = _needs(Scope.WEBHOOKS_READ, Scope.WEBHOOKS_WRITE)
+WebhooksWrite = _needs(Scope.WEBHOOKS_WRITE)

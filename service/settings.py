@@ -177,6 +177,37 @@ class Settings(BaseSettings):
     otel_endpoint: str | None = Field(
         default=None, description="OTLP/HTTP collector URL; unset, tracing is off."
     )
+    # -- webhooks (docs/webhooks.md) -------------------------------------------------------
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="Let webhooks reach loopback, private and link-local addresses (tests).",
+    )
+    webhook_max_attempts: int = Field(
+        default=10, ge=1, le=100, description="Attempts per delivery before it is FAILED."
+    )
+    webhook_retry_base_s: float = Field(
+        default=30.0, gt=0, description="The first retry's delay; it doubles each time."
+    )
+    webhook_retry_max_s: float = Field(
+        default=3600.0, gt=0, description="The longest delay between two attempts."
+    )
+    webhook_timeout_s: float = Field(
+        default=10.0, gt=0, description="How long one attempt may take before it fails."
+    )
+    webhook_poll_interval_s: float = Field(
+        default=1.0, gt=0, description="How often a replica looks for due deliveries."
+    )
+    webhook_concurrency: int = Field(
+        default=4, ge=1, le=64, description="Deliveries one replica sends at once."
+    )
+    webhook_threshold_debounce_ms: int = Field(
+        default=2000,
+        ge=0,
+        description="metric.threshold: quiet time after a write before thresholds are checked.",
+    )
+    webhook_retention_days: int = Field(
+        default=30, ge=1, description="Finished deliveries are kept this many days."
+    )
 
     @model_validator(mode="after")
     def _production_needs_credentials(self) -> Settings:

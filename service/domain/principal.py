@@ -10,6 +10,8 @@ class Scope(StrEnum):
     METRICS_READ = "metrics:read"  # aggregates only
     DATA_READ = "data:read"  # customer-level records and PII
     DATA_WRITE = "data:write"
+    WEBHOOKS_READ = "webhooks:read"  # the tenant's webhooks (never their secrets), deliveries
+    WEBHOOKS_WRITE = "webhooks:write"  # define, switch, delete webhooks; resend deliveries
     ADMIN = "admin"  # everything
 
 

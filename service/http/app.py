@@ -62,6 +62,7 @@ from service.store.indexes import ensure_indexes
 from service.store.liveness import DatabaseWatch
 from service.tenancy.directory import TenantDirectory
 from service.tenancy.version_feed import VersionFeed
+from service.webhooks.runtime import Webhooks
 
 if TYPE_CHECKING:
     from service.http.tracing import Tracing
@@ -85,6 +86,7 @@ class AppState:
     response_store: BoundedMemoryCache
     watch: DatabaseWatch
     live: LiveHub
+    webhooks: Webhooks
     response_stats: ResponseCacheStats = field(default_factory=ResponseCacheStats)
     indexes_ready: bool = False
     background: set[asyncio.Task[None]] = field(default_factory=set)
@@ -138,6 +140,7 @@ class CxGraphQL(GraphQL[RequestContext, None]):
             ingestor=state.ingestor,
             metrics=state.metrics,
             rate_limiter=state.rate_limiter,
+            webhooks=state.webhooks.service,
             request=request,
             response=response,
         )
@@ -201,6 +204,11 @@ def _start_maintenance(state: AppState) -> None:
     if settings.drift_check_interval_s > 0:
         _spawn(state, every(settings.drift_check_interval_s, "rollup drift check",
                             state.drift.run_once))  # fmt: skip
+    # Webhooks (docs/adr/0022): deliveries, threshold checks after writes, old records out.
+    _spawn(state, state.webhooks.worker.run())
+    _spawn(state, every(settings.webhook_poll_interval_s, "webhook thresholds",
+                        state.webhooks.evaluator.run_once))  # fmt: skip
+    _spawn(state, every(3600.0, "webhook delivery purge", state.webhooks.worker.purge))
 
 
 def _start_warmer(state: AppState, coordination: CoordinationMetrics) -> None:
@@ -251,6 +259,7 @@ def create_app(
         tenant_dir = TenantDirectory(mongo, settings)
         versions = VersionFeed(mongo, settings.version_staleness_ms)  # one per replica
         versions.on_served = coordination.version_lag.observe
+        metrics = MetricsService(mongo, settings, cache, tenant_dir, versions)
         state = AppState(
             settings=settings,
             mongo=mongo,
@@ -258,7 +267,7 @@ def create_app(
             ingestor=CountingIngestor(
                 mongo, settings, tenant_dir, versions, observability=observability
             ),
-            metrics=MetricsService(mongo, settings, cache, tenant_dir, versions),
+            metrics=metrics,
             tenants=tenant_dir,
             versions=versions,
             response_store=BoundedMemoryCache(max(settings.response_cache_entries, 1)),
@@ -272,10 +281,12 @@ def create_app(
                 connect(settings, max_pool_size=2, appname="cxgraph-watch"),
                 settings.mongo_server_selection_timeout_s,
             ),
+            webhooks=Webhooks(mongo, settings, metrics, tenant_dir, versions),
         )
         state.registered_queries = RegisteredQueries(mongo)
         _start_warmer(state, coordination)
         coordination.state = state
+        state.ingestor.announcer = state.webhooks.outbox  # a write records its deliveries
         app.state.cx = state
         live.start(versions)
         try:
@@ -297,6 +308,7 @@ def create_app(
             try:
                 await cache.close()
                 await state.rate_limiter.close()
+                await state.webhooks.close()
             finally:
                 await state.watch.mongo.close()
                 await mongo.close()

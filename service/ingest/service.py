@@ -14,6 +14,7 @@ from service.domain.ingest.checks import Limits, RecordInvalid
 from service.domain.model import RecordStatus
 from service.domain.records import JourneyRecord
 from service.domain.search_terms import terms
+from service.ingest.announce import Announcer, written_records
 from service.ingest.batch import check_size, prepare
 from service.ingest.records import (
     JourneyStages,
@@ -59,6 +60,7 @@ class Ingestor:
         self.segment_cache = SegmentCache()
         # Told the rollup days each write marked written (the background warmer, ADR 0023).
         self.on_days_written: Callable[[str, set[str]], None] | None = None
+        self.announcer: Announcer | None = None  # webhooks: told what each write stored
         self.limits = Limits(
             max_string=settings.max_string_length,
             max_comment=settings.max_comment_length,
@@ -144,7 +146,8 @@ class Ingestor:
         changed = _days(self._changed_times(candidates, report), tz) if responses else set()
         # A customer record may have landed between our read and our write: `stubs` also
         # gets its segments applied now.
-        version = await self._settle(tenant, intent, report, days=changed, stubs=stubs)
+        version = await self._settle(tenant, intent, report, days=changed, stubs=stubs,
+                                     announce=candidates if responses else None)  # fmt: skip
         return self._outcome(version, len(records), rejected, report)
 
     async def _segments(
@@ -196,9 +199,11 @@ class Ingestor:
         report: WriteReport,
         days: set[str],
         stubs: list[str],
+        announce: list[Candidate] | None = None,
     ) -> int:
         """Apply this write's effects, and those of earlier writes it overlaps that never
-        finished (the batch a client resends after a failure), then close its intent."""
+        finished (the batch a client resends after a failure), announce the responses it
+        stored (``announce``: its candidates), then close its intent."""
         if intent is None:
             return await tenants.data_version(self.mongo, tenant)
         unfinished = [
@@ -214,6 +219,10 @@ class Ingestor:
         version = await self.apply_effects(
             tenant, days, customer_ids, report.changed or bool(unfinished), customers_changed
         )
+        if announce is not None and self.announcer is not None:
+            written = written_records(announce, report, intent, unfinished)
+            if written:
+                await self.announcer.responses_written(tenant, version, written)
         await write_intents.close_intent(self.mongo, intent)
         return version
 
@@ -261,10 +270,13 @@ class Ingestor:
         write nobody resent). Returns how many it recovered."""
         found = await write_intents.abandoned(self.mongo, older_than)
         for intent in found:
-            await self.apply_effects(
+            version = await self.apply_effects(
                 intent.tenant, set(intent.days), set(intent.customers), True,
                 intent.customers_written,
             )  # fmt: skip
+            if self.announcer is not None:
+                await self.announcer.write_recovered(intent.tenant, version, intent.id,
+                                                     intent.records)  # fmt: skip
             await write_intents.close_intent(self.mongo, intent)
         return len(found)
 

@@ -15,6 +15,8 @@ METRIC_ROLLUPS = "metric_rollups"
 WRITE_INTENTS = "write_intents"
 API_KEYS = "api_keys"
 ERASURES = "erasures"
+WEBHOOKS = "webhooks"
+WEBHOOK_DELIVERIES = "webhook_deliveries"
 
 _RECORD_KEY = [("tenant", ASCENDING), ("source", ASCENDING), ("externalId", ASCENDING)]
 
@@ -74,6 +76,24 @@ INDEXES: dict[str, list[IndexModel]] = {
     WRITE_INTENTS: [IndexModel([("tenant", ASCENDING)]), IndexModel([("at", ASCENDING)])],
     API_KEYS: [IndexModel([("tenant", ASCENDING)])],
     ERASURES: [IndexModel([("tenant", ASCENDING), ("at", ASCENDING)])],
+    # A tenant's webhooks; the threshold evaluator's "which webhooks watch a metric".
+    WEBHOOKS: [IndexModel([("tenant", ASCENDING)]), IndexModel([("events", ASCENDING)])],
+    WEBHOOK_DELIVERIES: [
+        # The workers' claim: due deliveries, oldest due first (docs/adr/0022).
+        IndexModel([("status", ASCENDING), ("nextAttemptAt", ASCENDING)]),
+        # Recent deliveries of a tenant, and of one of its webhooks, newest first.
+        IndexModel([("tenant", ASCENDING), ("createdAt", ASCENDING), ("_id", ASCENDING)]),
+        IndexModel(
+            [
+                ("tenant", ASCENDING),
+                ("webhookId", ASCENDING),
+                ("createdAt", ASCENDING),
+                ("_id", ASCENDING),
+            ]
+        ),
+        # Finished deliveries past CX_WEBHOOK_RETENTION_DAYS are deleted.
+        IndexModel([("finishedAt", ASCENDING)], sparse=True),
+    ],
 }
 
 

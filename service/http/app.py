@@ -207,7 +207,7 @@ def _start_maintenance(state: AppState) -> None:
     # Webhooks (docs/adr/0022): deliveries, threshold checks after writes, old records out.
     _spawn(state, state.webhooks.worker.run())
     _spawn(state, every(settings.webhook_poll_interval_s, "webhook thresholds",
-                        state.webhooks.evaluator.run_once))  # fmt: skip
+                        state.webhooks.evaluator.run_quietly))  # fmt: skip
     _spawn(state, every(3600.0, "webhook delivery purge", state.webhooks.worker.purge))
 
 

@@ -59,6 +59,16 @@ async def prometheus_metrics(request: Request) -> PlainTextResponse:
         "# HELP cx_version_reads_total Data-version reads from MongoDB (the rest from memory).",
         "# TYPE cx_version_reads_total counter",
         f"cx_version_reads_total {state.versions.reads}",
+        "# HELP cx_webhook_attempts_total Webhook delivery attempts sent by this process, by "
+        "outcome (retry: failed, another attempt follows).",
+        "# TYPE cx_webhook_attempts_total counter",
+        *(
+            f'cx_webhook_attempts_total{{outcome="{outcome}"}} {n}'
+            for outcome, n in state.webhooks.worker.outcomes.items()
+        ),
+        "# HELP cx_webhook_threshold_checks_total Webhook threshold checks this process ran.",
+        "# TYPE cx_webhook_threshold_checks_total counter",
+        f"cx_webhook_threshold_checks_total {state.webhooks.evaluator.evaluations}",
     ]
     text = "\n".join(lines) + "\n" + request.app.state.observability.exposition().decode()
     return PlainTextResponse(text, media_type="text/plain; version=0.0.4")

@@ -30,6 +30,7 @@ from service.tenant_settings import TenantDirectory
 from service.version_feed import VersionFeed
 from service.webhooks import events
 from service.webhooks.thresholds import Threshold
+from service.webhooks.worker import FailureStreak
 
 log = logging.getLogger("cxgraph.webhooks")
 
@@ -45,19 +46,30 @@ class _Seen:
 
 class ThresholdEvaluator:
     def __init__(self, mongo: Mongo, settings: Settings, metrics: MetricsService,
-                 tenants: TenantDirectory, versions: VersionFeed,
-                 wake: Callable[[], None]) -> None:  # fmt: skip
+                 tenants: TenantDirectory, versions: VersionFeed, wake: Callable[[], None],
+                 clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
         self.mongo = mongo
         self.settings = settings
         self.metrics = metrics
         self.tenants = tenants
         self.versions = versions
         self.wake = wake
+        self.clock = clock
         self.owner = uuid.uuid4().hex
         self.debounce_s = settings.webhook_threshold_debounce_ms / 1000
         self.lease = timedelta(seconds=settings.mongo_query_timeout_s + 30)
         self._seen: dict[str, _Seen] = {}
-        self.evaluations = 0  # checks this replica ran (tests read it)
+        self.evaluations = 0  # checks this replica ran (/metrics: cx_webhook_threshold_checks)
+        self.failures = FailureStreak("checking webhook thresholds")
+
+    async def run_quietly(self) -> None:
+        """:meth:`run_once` for the background loop: failures logged once per streak."""
+        try:
+            await self.run_once()
+        except Exception:
+            self.failures.failed()
+        else:
+            self.failures.ok()
 
     async def run_once(self) -> int:
         """Check every webhook whose tenant's data settled at a version it has not seen."""
@@ -76,7 +88,7 @@ class ThresholdEvaluator:
         return checked
 
     def _settled(self, tenant: str, version: int) -> bool:
-        now = time.monotonic()
+        now = self.clock()
         seen = self._seen.get(tenant)
         if seen is None or seen.version != version:
             first = seen.first if seen is not None and seen.first > 0 else now

@@ -34,11 +34,12 @@ class WebhookUrl:
 def parse_url(url: str) -> WebhookUrl:
     """The URL checked for its form (not its addresses); BAD_USER_INPUT names the fault."""
 
-    def refuse(why: str, reason: str = "INVALID_URL") -> BadUserInput:
-        return BadUserInput(f"url: {why}", reason=reason, field="url")
+    def refuse(why: str) -> BadUserInput:
+        return BadUserInput(f"url: {why}", reason="INVALID_URL", field="url")
 
     if len(url) > MAX_URL_LENGTH:
-        raise refuse(f"longer than {MAX_URL_LENGTH} characters", "URL_TOO_LONG")
+        raise BadUserInput(f"url: longer than {MAX_URL_LENGTH} characters",
+                           reason="URL_TOO_LONG", field="url")  # fmt: skip
     if not url or url != url.strip() or any(ord(c) < 0x21 or ord(c) == 0x7F for c in url):
         raise refuse("empty, or holds spaces or control characters")
     try:

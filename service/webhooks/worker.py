@@ -31,6 +31,26 @@ log = logging.getLogger("cxgraph.webhooks")
 
 LEASE_MARGIN_S = 10.0
 MAX_ERROR_LENGTH = 500
+OUTCOMES = ("delivered", "retry", "failed", "cancelled")
+
+
+class FailureStreak:
+    """Logs a background step's first failure with its traceback, then stays quiet until it
+    works again (a database that is down must not fill the log once per poll)."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.failing = False
+
+    def failed(self) -> None:
+        if not self.failing:
+            log.warning("%s failed; retrying quietly until it works", self.what, exc_info=True)
+        self.failing = True
+
+    def ok(self) -> None:
+        if self.failing:
+            log.info("%s works again", self.what)
+        self.failing = False
 
 
 class DeliveryWorker:
@@ -50,7 +70,9 @@ class DeliveryWorker:
         self.rng = rng or random.Random()
         self.lease = timedelta(seconds=2 * settings.webhook_timeout_s + LEASE_MARGIN_S)
         self._wake = asyncio.Event()
-        self.attempts = 0  # sent by this process (tests and /metrics read it)
+        self.attempts = 0  # sent by this process (tests read it)
+        self.outcomes = dict.fromkeys(OUTCOMES, 0)  # /metrics: cx_webhook_attempts_total
+        self.claims = FailureStreak("claiming webhook deliveries")
 
     def wake(self) -> None:
         """A delivery was recorded on this replica: look now rather than at the next poll."""
@@ -65,10 +87,11 @@ class DeliveryWorker:
                 await slots.acquire()
                 try:
                     claimed = await deliveries.claim(self.mongo, datetime.now(UTC), self.lease)
+                    self.claims.ok()
                 except asyncio.CancelledError:
                     raise
                 except Exception:
-                    log.warning("claiming a webhook delivery failed; will retry", exc_info=True)
+                    self.claims.failed()
                     claimed = None
                 if claimed is None:
                     slots.release()
@@ -107,6 +130,7 @@ class DeliveryWorker:
                 {"status": deliveries.CANCELLED, "lastError": why_not, "finishedAt": now},
                 {"at": now, "statusCode": None, "error": why_not, "durationMs": 0},
             )  # fmt: skip
+            self.outcomes["cancelled"] += 1
             return
         status, error, retry_after, took_ms = await self._send(hook, delivery)
         self.attempts += 1
@@ -114,9 +138,12 @@ class DeliveryWorker:
                                   "lastError": error}  # fmt: skip
         if error is None:
             fields.update(status=deliveries.DELIVERED, finishedAt=datetime.now(UTC))
+            self.outcomes["delivered"] += 1
         elif delivery["attempts"] >= self.settings.webhook_max_attempts:
             fields.update(status=deliveries.FAILED, finishedAt=datetime.now(UTC))
+            self.outcomes["failed"] += 1
         else:
+            self.outcomes["retry"] += 1
             settings = self.settings
             delay = retry_delay(delivery["attempts"], settings.webhook_retry_base_s,
                                 settings.webhook_retry_max_s, self.rng, retry_after)  # fmt: skip

@@ -6,52 +6,34 @@ restart, delivered once by two replicas sharing the work."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from starlette.applications import Starlette
 
-from service.app import create_app
 from service.ingest.announce import Written
-from service.settings import Settings
-from tests.conftest import http_client, make_settings
+from tests.conftest import http_client
 from tests.graphql import SUBMIT_RESPONSES, error_codes, gql, gql_ok
 from tests.integration.builders import nps, response, submit_responses
-from tests.integration.webhook_receiver import receiving, signature_is_valid
+from tests.integration.webhook_support import (
+    SECRET,
+    fast,
+    receiving,
+    recent,
+    signature_is_valid,
+    started,
+)
 
-SECRET = "whsec_3f9a1c0d7e5b4a2968f1e0d3c2b1a090"
 DEFINE = """mutation($url: String!, $events: [String!]!, $secret: String!) {
   defineWebhook(url: $url, events: $events, secret: $secret) { id url events enabled } }"""
 DELIVERIES = """query($webhook: ID) { webhookDeliveries(webhook: $webhook) {
   id webhookId event idempotencyKey status attempts lastStatusCode lastError payload
   attemptLog { statusCode error } } }"""
-
-
-def fast(mongo_uri: str, **overrides: Any) -> Settings:
-    """Deliveries to 127.0.0.1, looked for often, retried after tens of milliseconds."""
-    values: dict[str, Any] = {
-        "webhook_allow_private": True, "webhook_poll_interval_s": 0.05,
-        "webhook_retry_base_s": 0.05, "webhook_retry_max_s": 0.2, "webhook_timeout_s": 5.0,
-        "webhook_threshold_debounce_ms": 100,
-    }  # fmt: skip
-    values.update(overrides)
-    return make_settings(mongo_uri, **values)
-
-
-@asynccontextmanager
-async def started(settings: Settings, drop: bool = True) -> AsyncIterator[Starlette]:
-    """The app with its lifespan (its worker running); its database dropped unless told."""
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        try:
-            yield application
-        finally:
-            if drop:
-                await application.state.cx.mongo.client.drop_database(settings.mongo_db)
 
 
 async def define(client: httpx.AsyncClient, url: str, events: list[str] | None = None,
@@ -78,8 +60,14 @@ async def settled(client: httpx.AsyncClient, count: int, timeout_s: float = 60.0
         await asyncio.sleep(0.05)
 
 
-def recent(minutes: float) -> str:
-    return (datetime.now(UTC) - timedelta(minutes=minutes)).isoformat()
+def documented_verify() -> Any:
+    """The verification sample of docs/webhooks.md, run as a receiver would copy it."""
+    doc = (Path(__file__).resolve().parents[2] / "docs/webhooks.md").read_text()
+    block = re.search(r"```python\n(.*?)```", doc, re.S)
+    assert block is not None
+    namespace: dict[str, Any] = {}
+    exec(block.group(1), namespace)
+    return namespace["verify"]
 
 
 @pytest.fixture
@@ -110,6 +98,9 @@ async def test_a_delivery_is_signed_and_says_what_was_ingested(
         # the check is a real one: another secret, another body or an old timestamp fail
         assert not signature_is_valid(got.headers["cxgraph-signature"], SECRET + "x", got.body)
         assert not signature_is_valid(got.headers["cxgraph-signature"], SECRET, got.body + b" ")
+        verify = documented_verify()  # and the sample in the docs says the same
+        assert verify(got.headers["cxgraph-signature"], SECRET, got.body)
+        assert not verify(got.headers["cxgraph-signature"], SECRET, got.body + b" ")
         payload = got.payload
         assert got.key == payload["id"] and got.key.startswith("evt_")
         assert got.headers["cxgraph-event"] == payload["type"] == "responses.ingested"
@@ -171,6 +162,9 @@ async def test_a_500_is_retried_until_it_succeeds_with_the_same_key_and_body(
     assert recorded["attemptLog"] == [{"statusCode": 500, "error": "HTTP 500"},
                                       {"statusCode": 503, "error": "HTTP 503"},
                                       {"statusCode": 200, "error": None}]  # fmt: skip
+    exposed = (await client.get("/metrics")).text
+    assert 'cx_webhook_attempts_total{outcome="retry"} 2\n' in exposed
+    assert 'cx_webhook_attempts_total{outcome="delivered"} 1\n' in exposed
 
 
 async def test_a_delivery_gives_up_after_the_attempts_allowed(mongo_uri: str) -> None:

@@ -1,5 +1,6 @@
-"""A real webhook receiver for the tests: an HTTP server on 127.0.0.1 in a thread of its
-own, and a signature check written here from the documented scheme (never the service's)."""
+"""Webhook test support: a real receiver (an HTTP server on 127.0.0.1 in a thread of its
+own), a signature check written here from the documented scheme (never the service's), and
+apps whose webhooks may reach 127.0.0.1 and retry within tens of milliseconds."""
 
 from __future__ import annotations
 
@@ -9,11 +10,48 @@ import hmac
 import json
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from starlette.applications import Starlette
+
+from service.app import create_app
+from service.settings import Settings
+from tests.conftest import make_settings
+
+SECRET = "whsec_3f9a1c0d7e5b4a2968f1e0d3c2b1a090"
+
+
+def fast(mongo_uri: str, **overrides: Any) -> Settings:
+    """Deliveries to 127.0.0.1, looked for often, retried after tens of milliseconds."""
+    values: dict[str, Any] = {
+        "webhook_allow_private": True, "webhook_poll_interval_s": 0.05,
+        "webhook_retry_base_s": 0.05, "webhook_retry_max_s": 0.2, "webhook_timeout_s": 5.0,
+        "webhook_threshold_debounce_ms": 100,
+    }  # fmt: skip
+    values.update(overrides)
+    return make_settings(mongo_uri, **values)
+
+
+@asynccontextmanager
+async def started(settings: Settings, drop: bool = True) -> AsyncIterator[Starlette]:
+    """The app with its lifespan (its worker running); its database dropped unless told."""
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        try:
+            yield application
+        finally:
+            if drop:
+                await application.state.cx.mongo.client.drop_database(settings.mongo_db)
+
+
+def recent(minutes: float) -> str:
+    """A submission time ``minutes`` ago: inside every rolling window of a threshold."""
+    return (datetime.now(UTC) - timedelta(minutes=minutes)).isoformat()
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ became true, so a check cut short and run again records the same event, never a 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -29,8 +30,8 @@ from service.store.client import Doc, Mongo
 from service.tenant_settings import TenantDirectory
 from service.version_feed import VersionFeed
 from service.webhooks import events
+from service.webhooks.looping import FailureStreak, cancelled
 from service.webhooks.thresholds import Threshold
-from service.webhooks.worker import FailureStreak
 
 log = logging.getLogger("cxgraph.webhooks")
 
@@ -67,6 +68,8 @@ class ThresholdEvaluator:
         try:
             await self.run_once()
         except Exception:
+            if cancelled():
+                raise asyncio.CancelledError() from None
             self.failures.failed()
         else:
             self.failures.ok()

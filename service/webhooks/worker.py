@@ -24,33 +24,16 @@ from service.store import webhook_deliveries as deliveries
 from service.store import webhooks as stored
 from service.store.client import Doc, Mongo
 from service.webhooks.backoff import parse_retry_after, retry_delay
+from service.webhooks.looping import FailureStreak, cancelled
 from service.webhooks.signing import SIGNATURE_HEADER, signature_header
 from service.webhooks.transport import delivery_client
 
 log = logging.getLogger("cxgraph.webhooks")
 
 LEASE_MARGIN_S = 10.0
+SHUTDOWN_GRACE_S = 5.0  # attempts in flight at shutdown get this long to finish
 MAX_ERROR_LENGTH = 500
 OUTCOMES = ("delivered", "retry", "failed", "cancelled")
-
-
-class FailureStreak:
-    """Logs a background step's first failure with its traceback, then stays quiet until it
-    works again (a database that is down must not fill the log once per poll)."""
-
-    def __init__(self, what: str) -> None:
-        self.what = what
-        self.failing = False
-
-    def failed(self) -> None:
-        if not self.failing:
-            log.warning("%s failed; retrying quietly until it works", self.what, exc_info=True)
-        self.failing = True
-
-    def ok(self) -> None:
-        if self.failing:
-            log.info("%s works again", self.what)
-        self.failing = False
 
 
 class DeliveryWorker:
@@ -70,6 +53,7 @@ class DeliveryWorker:
         self.rng = rng or random.Random()
         self.lease = timedelta(seconds=2 * settings.webhook_timeout_s + LEASE_MARGIN_S)
         self._wake = asyncio.Event()
+        self._running: set[asyncio.Task[None]] = set()
         self.attempts = 0  # sent by this process (tests read it)
         self.outcomes = dict.fromkeys(OUTCOMES, 0)  # /metrics: cx_webhook_attempts_total
         self.claims = FailureStreak("claiming webhook deliveries")
@@ -79,30 +63,35 @@ class DeliveryWorker:
         self._wake.set()
 
     async def run(self) -> None:
-        """Until cancelled: up to CX_WEBHOOK_CONCURRENCY attempts at once."""
+        """Until cancelled: up to CX_WEBHOOK_CONCURRENCY attempts at once. Cancelling it stops
+        the claims; attempts in flight finish or are cancelled by :meth:`close`."""
         slots = asyncio.Semaphore(self.settings.webhook_concurrency)
-        running: set[asyncio.Task[None]] = set()
-        try:
-            while True:
-                await slots.acquire()
-                try:
-                    claimed = await deliveries.claim(self.mongo, datetime.now(UTC), self.lease)
-                    self.claims.ok()
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    self.claims.failed()
-                    claimed = None
-                if claimed is None:
-                    slots.release()
-                    await self._idle()
-                    continue
-                task = asyncio.create_task(self._attempt_then_release(claimed, slots))
-                running.add(task)
-                task.add_done_callback(running.discard)
-        finally:
-            for task in running:
-                task.cancel()
+        while True:
+            await slots.acquire()
+            try:
+                claimed = await deliveries.claim(self.mongo, datetime.now(UTC), self.lease)
+                self.claims.ok()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                if cancelled():
+                    raise asyncio.CancelledError() from None
+                self.claims.failed()
+                claimed = None
+            if cancelled():  # the driver may finish an operation instead of raising
+                if claimed is not None:  # sent now, or again once its lease lapses
+                    self._start(claimed, slots)
+                raise asyncio.CancelledError()
+            if claimed is None:
+                slots.release()
+                await self._idle()
+                continue
+            self._start(claimed, slots)
+
+    def _start(self, delivery: Doc, slots: asyncio.Semaphore) -> None:
+        task = asyncio.create_task(self._attempt_then_release(delivery, slots))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
 
     async def _idle(self) -> None:
         with contextlib.suppress(TimeoutError):
@@ -193,7 +182,16 @@ class DeliveryWorker:
         cutoff = datetime.now(UTC) - timedelta(days=self.settings.webhook_retention_days)
         return await deliveries.purge(self.mongo, cutoff)
 
-    async def close(self) -> None:
+    async def close(self, grace_s: float = SHUTDOWN_GRACE_S) -> None:
+        """At shutdown, after :meth:`run` is cancelled: attempts in flight get ``grace_s`` to
+        finish and record their outcome (fewer duplicates on a rolling update); the rest are
+        cancelled, and sent again by another replica once their lease lapses."""
+        if self._running:
+            _, late = await asyncio.wait(set(self._running), timeout=grace_s)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late, timeout=grace_s)
         await self.client.aclose()
 
 

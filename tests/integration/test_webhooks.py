@@ -6,6 +6,7 @@ restart, delivered once by two replicas sharing the work."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -137,6 +138,19 @@ async def test_a_resend_that_stores_nothing_sends_nothing(
         await asyncio.sleep(0.5)  # nothing else arrives
         assert len(receiver.received) == 2
         assert second.payload["dataVersion"] == changed["dataVersion"]
+
+
+async def test_an_ndjson_upload_is_announced_too(app: Starlette, client: httpx.AsyncClient) -> None:
+    with receiving() as receiver:
+        await define(client, receiver.url)
+        lines = [response(f"r{i}", submitted_at=recent(i + 1)) for i in range(3)]
+        body = "".join(json.dumps(line) + "\n" for line in lines).encode()
+        answer = await client.post("/ingest/survey-responses", content=body,
+                                   headers={"content-type": "application/x-ndjson"})  # fmt: skip
+        assert answer.status_code == 200, answer.text
+        (got,) = await receiver.wait_for(1)
+    assert [(r["externalId"], r["status"]) for r in got.payload["data"]["responses"]] == [
+        ("r0", "INSERTED"), ("r1", "INSERTED"), ("r2", "INSERTED")]  # fmt: skip
 
 
 # -- retried, with the same idempotency key ------------------------------------------------
@@ -291,6 +305,22 @@ async def test_pending_deliveries_survive_a_restart(mongo_uri: str) -> None:
     assert recorded["status"] == "DELIVERED"
     assert recorded["attempts"] == len(after) >= 2
     assert len({r.key for r in after}) == 1
+
+
+async def test_shutdown_lets_an_attempt_in_flight_finish(mongo_uri: str) -> None:
+    """A rolling update: the replica going away records the outcome of what it is sending,
+    so the next one does not send it again."""
+    settings = fast(mongo_uri)
+    with receiving(slow_first_s=1.0) as receiver:
+        async with started(settings, drop=False) as first, http_client(first) as client:
+            await define(client, receiver.url)
+            await submit_responses(client, [response("r1", submitted_at=recent(1))])
+            await receiver.wait_for(1)  # the answer is a second away: shut down now
+        async with started(settings) as second, http_client(second) as client:
+            (recorded,) = await deliveries(client)
+            await asyncio.sleep(0.3)
+    assert (recorded["status"], recorded["attempts"]) == ("DELIVERED", 1)
+    assert len(receiver.received) == 1
 
 
 async def test_two_replicas_deliver_each_event_once(mongo_uri: str) -> None:

@@ -3,6 +3,7 @@ guard against DNS rebinding, and the threshold debounce (on a clock of the test'
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import ipaddress
@@ -14,6 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
+from service.background import every
+from service.domain import MetricKind
 from service.errors import BadUserInput
 from service.settings import Settings
 from service.webhooks import signing
@@ -161,7 +164,7 @@ async def test_redirects_are_not_followed() -> None:
 
 def test_a_threshold_holds_only_with_enough_answers() -> None:
     t = Threshold(
-        kind=__import__("service.domain").domain.MetricKind.NPS,
+        kind=MetricKind.NPS,
         filter={},
         operator=ThresholdOperator.BELOW,
         value=0.0,
@@ -201,3 +204,29 @@ def test_a_burst_of_versions_settles_once_after_the_debounce() -> None:
     results = [settled(10.0 + 0.5 * i, 10 + i) for i in range(25)]
     assert results.index(True) == 20  # at 20.0 s: ten periods after 10.0 s
     assert not settled(20.5, 40)
+
+
+# -- background loops stop even when a driver call swallows the cancellation ---------------------
+
+
+async def test_a_background_loop_stops_when_its_job_swallowed_the_cancellation() -> None:
+    """PyMongo's async client sometimes completes an operation it was cancelled in instead of
+    raising; the loop must still end (else it runs on against closed clients)."""
+    started, runs = asyncio.Event(), []
+
+    async def job() -> None:
+        runs.append(1)
+        started.set()
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            if len(runs) == 1:
+                return  # swallowed once, as the driver may
+            raise
+
+    task = asyncio.create_task(every(0.001, "test job", job))
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 5)
+    assert runs == [1]

@@ -29,8 +29,8 @@ import httpx
 from pymongo import AsyncMongoClient
 
 from bench.ingest import SUBMIT, Data, _batches, _load, _post_graphql, generate
-from service.app import create_app
-from service.embedded import EmbeddedMongo
+from devtools.embedded import EmbeddedMongo
+from service.http.app import create_app
 from service.settings import Settings
 
 ARMS = ("none", "fast", "slow")

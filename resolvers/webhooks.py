@@ -7,10 +7,10 @@ from typing import Any
 
 import strawberry
 
+from resolvers.context import CxInfo
 from schema.enums import Channel, Component
 from schema.metrics import MetricFilter
 from schema.permissions import WebhooksRead, WebhooksWrite
-from schema.types import CxInfo
 from schema.webhooks import (
     MetricThreshold,
     MetricThresholdInput,
@@ -21,13 +21,13 @@ from schema.webhooks import (
     WebhookDelivery,
     WebhookDeliveryStatus,
 )
-from service.auth.principal import Principal, Scope
-from service.domain import MetricKind
-from service.errors import CxError
+from service.domain.errors import CxError
+from service.domain.model import MetricKind
+from service.domain.principal import Principal, Scope
+from service.domain.webhooks.events import METRIC_THRESHOLD, RESPONSES_INGESTED
+from service.domain.webhooks.thresholds import ThresholdOperator
 from service.store.client import Doc
-from service.webhooks.events import METRIC_THRESHOLD, RESPONSES_INGESTED
 from service.webhooks.service import ThresholdRequest
-from service.webhooks.thresholds import ThresholdOperator
 
 # What an event shows its receiver, and so the scope a credential needs to subscribe to it.
 EVENT_SCOPES = {RESPONSES_INGESTED: Scope.DATA_READ, METRIC_THRESHOLD: Scope.METRICS_READ}

@@ -9,8 +9,8 @@ import strawberry
 
 from schema.enums import Channel, Component
 from schema.metrics import MetricFilter
-from service.domain import MetricKind
-from service.webhooks.thresholds import ThresholdOperator
+from service.domain.model import MetricKind
+from service.domain.webhooks.thresholds import ThresholdOperator
 
 strawberry.enum(
     ThresholdOperator,

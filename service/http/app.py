@@ -205,10 +205,7 @@ def _start_maintenance(state: AppState) -> None:
         _spawn(state, every(settings.drift_check_interval_s, "rollup drift check",
                             state.drift.run_once))  # fmt: skip
     # Webhooks (docs/adr/0022): deliveries, threshold checks after writes, old records out.
-    _spawn(state, state.webhooks.worker.run())
-    _spawn(state, every(settings.webhook_poll_interval_s, "webhook thresholds",
-                        state.webhooks.evaluator.run_quietly))  # fmt: skip
-    _spawn(state, every(3600.0, "webhook delivery purge", state.webhooks.worker.purge))
+    state.webhooks.start()  # its own loops, stopped (not cancelled) by its close()
 
 
 def _start_warmer(state: AppState, coordination: CoordinationMetrics) -> None:
@@ -306,9 +303,9 @@ def create_app(
                 task.cancel()
             await live.close()
             try:
+                await state.webhooks.close()  # its loops use the cache and the database
                 await cache.close()
                 await state.rate_limiter.close()
-                await state.webhooks.close()
             finally:
                 await state.watch.mongo.close()
                 await mongo.close()

@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from service.domain import RecordStatus
-from service.ingest.bulk import Candidate, WriteReport
+from service.domain.model import RecordStatus
+from service.store.bulk import Candidate, WriteReport
 from service.store.write_intents import WriteIntent
 
 RECOVERED = "RECOVERED"

@@ -4,10 +4,11 @@ Every replica looks, each CX_WEBHOOK_POLL_INTERVAL_S, at the data version of the
 that have threshold webhooks (through the replica's version feed, so writes on any replica
 count). A version that has not moved for CX_WEBHOOK_THRESHOLD_DEBOUNCE_MS (or that keeps
 moving for ten times that) is settled: a burst of writes is checked once. A webhook's
-thresholds are then checked by one replica — the one that claims the check at that version
-— and a threshold whose condition became true fires one event (service/webhooks/thresholds.py).
-The event is recorded before the new state, and its id counts the times the condition
-became true, so a check cut short and run again records the same event, never a second.
+thresholds are then checked by one replica — the one that claims the check at that version —
+and a threshold whose condition became true fires one event
+(service/domain/webhooks/thresholds.py). The event is recorded before the new state, and its
+id counts the times the condition became true, so a check cut short and run again records
+the same event, never a second.
 """
 
 from __future__ import annotations
@@ -21,17 +22,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from service.errors import CxError
-from service.metrics.service import MetricResult, MetricsService
+from service.domain.errors import CxError
+from service.domain.metrics.results import MetricResult
+from service.domain.webhooks import events
+from service.domain.webhooks.thresholds import Threshold
+from service.metrics.service import MetricsService
 from service.settings import Settings
 from service.store import webhook_deliveries as deliveries
 from service.store import webhooks as stored
 from service.store.client import Doc, Mongo
-from service.tenant_settings import TenantDirectory
-from service.version_feed import VersionFeed
-from service.webhooks import events
+from service.tenancy.directory import TenantDirectory
+from service.tenancy.version_feed import VersionFeed
 from service.webhooks.looping import FailureStreak, cancelled
-from service.webhooks.thresholds import Threshold
 
 log = logging.getLogger("cxgraph.webhooks")
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from service.domain.webhooks import events
 from service.ingest.announce import RECOVERED, Written
 from service.store import webhook_deliveries as deliveries
 from service.store.client import Mongo
-from service.webhooks import events
 from service.webhooks.directory import WebhookDirectory
 
 

@@ -11,18 +11,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from service.domain import MetricKind
-from service.errors import BadUserInput, NotFound
+from service.domain.errors import BadUserInput, NotFound
+from service.domain.model import MetricKind
+from service.domain.webhooks import thresholds
+from service.domain.webhooks.events import EVENT_TYPES, METRIC_THRESHOLD
+from service.domain.webhooks.thresholds import ThresholdOperator
+from service.domain.webhooks.urls import check_addresses, parse_url
 from service.settings import Settings
 from service.store import webhook_deliveries as deliveries
 from service.store import webhooks as stored
 from service.store.client import Doc, Mongo
-from service.webhooks import thresholds
 from service.webhooks.directory import WebhookDirectory
-from service.webhooks.events import EVENT_TYPES, METRIC_THRESHOLD
-from service.webhooks.thresholds import ThresholdOperator
 from service.webhooks.transport import resolve
-from service.webhooks.urls import check_addresses, parse_url
 
 MAX_WEBHOOKS = 25  # per tenant
 MIN_SECRET_LENGTH = 16

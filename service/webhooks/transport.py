@@ -3,7 +3,7 @@
 Checking a URL when it is defined is not enough: a host can resolve to a public address then
 and to 127.0.0.1 or the metadata endpoint later (DNS rebinding). So the client's network
 backend resolves the host itself, refuses the connection when any address is not allowed
-(service/webhooks/urls.py), and dials the checked address — TLS still verifies the host
+(service/domain/webhooks/urls.py), and dials the checked address — TLS still verifies the host
 name. No proxies from the environment (they would dial for us), no redirects followed.
 """
 
@@ -18,8 +18,8 @@ from collections.abc import AsyncIterator, Iterable
 import httpcore
 import httpx
 
-from service.errors import BadUserInput
-from service.webhooks.urls import IPAddress, check_addresses, literal_address
+from service.domain.errors import BadUserInput
+from service.domain.webhooks.urls import IPAddress, check_addresses, literal_address
 
 USER_AGENT = "cxgraph-webhooks/1"
 RESOLVE_TIMEOUT_S = 5.0

@@ -4,7 +4,7 @@ Deliveries wait in MongoDB (service/store/webhook_deliveries.py), so a restart l
 what was due is claimed by whichever replica looks next. A claim holds a delivery for its
 lease (twice the attempt timeout and a margin); a replica that dies while sending lets it
 lapse and the delivery is sent again — with the same body and ``Idempotency-Key`` — which
-is what "at least once" means. Each attempt is signed afresh (service/webhooks/signing.py).
+is what "at least once" means. Each attempt is signed afresh (service/domain/webhooks/signing.py).
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ from typing import Any
 
 import httpx
 
+from service.domain.webhooks.backoff import parse_retry_after, retry_delay
+from service.domain.webhooks.signing import SIGNATURE_HEADER, signature_header
 from service.settings import Settings
 from service.store import webhook_deliveries as deliveries
 from service.store import webhooks as stored
 from service.store.client import Doc, Mongo
-from service.webhooks.backoff import parse_retry_after, retry_delay
 from service.webhooks.looping import FailureStreak, cancelled
-from service.webhooks.signing import SIGNATURE_HEADER, signature_header
 from service.webhooks.transport import delivery_client
 
 log = logging.getLogger("cxgraph.webhooks")
@@ -54,6 +54,7 @@ class DeliveryWorker:
         self.lease = timedelta(seconds=2 * settings.webhook_timeout_s + LEASE_MARGIN_S)
         self._wake = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
+        self.stopping = False
         self.attempts = 0  # sent by this process (tests read it)
         self.outcomes = dict.fromkeys(OUTCOMES, 0)  # /metrics: cx_webhook_attempts_total
         self.claims = FailureStreak("claiming webhook deliveries")
@@ -62,12 +63,20 @@ class DeliveryWorker:
         """A delivery was recorded on this replica: look now rather than at the next poll."""
         self._wake.set()
 
+    def stop(self) -> None:
+        """No more claims: :meth:`run` returns after the one under way (never cancelled in the
+        middle of a database call, which can leak the driver's socket)."""
+        self.stopping = True
+        self._wake.set()
+
     async def run(self) -> None:
-        """Until cancelled: up to CX_WEBHOOK_CONCURRENCY attempts at once. Cancelling it stops
-        the claims; attempts in flight finish or are cancelled by :meth:`close`."""
+        """Until stopped (or cancelled): up to CX_WEBHOOK_CONCURRENCY attempts at once;
+        attempts in flight finish or are cancelled by :meth:`close`."""
         slots = asyncio.Semaphore(self.settings.webhook_concurrency)
-        while True:
+        while not self.stopping:
             await slots.acquire()
+            if self.stopping:
+                return
             try:
                 claimed = await deliveries.claim(self.mongo, datetime.now(UTC), self.lease)
                 self.claims.ok()
@@ -183,7 +192,7 @@ class DeliveryWorker:
         return await deliveries.purge(self.mongo, cutoff)
 
     async def close(self, grace_s: float = SHUTDOWN_GRACE_S) -> None:
-        """At shutdown, after :meth:`run` is cancelled: attempts in flight get ``grace_s`` to
+        """At shutdown, once :meth:`run` has returned: attempts in flight get ``grace_s`` to
         finish and record their outcome (fewer duplicates on a rolling update); the rest are
         cancelled, and sent again by another replica once their lease lapses."""
         if self._running:

@@ -19,7 +19,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 
-from service.app import create_app
+from service.http.app import create_app
 from service.settings import Settings
 from tests.conftest import make_settings
 

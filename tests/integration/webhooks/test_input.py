@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 
 from tests.conftest import http_client, make_settings, running_app
 from tests.graphql import gql, gql_ok
-from tests.integration.webhook_support import SECRET, fast, receiving, started
+from tests.integration.webhooks.support import SECRET, fast, receiving, started
 
 DEFINE = """mutation($url: String!, $events: [String!]!, $secret: String!,
                      $thresholds: [MetricThresholdInput!]) {
@@ -205,7 +205,7 @@ async def test_defining_the_same_url_again_replaces_it(mongo_uri: str) -> None:
 
 
 async def test_the_schema_has_no_way_to_read_a_secret() -> None:
-    from service.app import export_sdl
+    from service.http.app import export_sdl
 
     sdl = export_sdl()
     webhook_type = sdl[sdl.index("type Webhook {") :]
@@ -259,7 +259,7 @@ async def test_scopes(mongo_uri: str) -> None:
 
 async def test_a_tenant_sees_and_touches_only_its_own_webhooks(mongo_uri: str) -> None:
     from tests.integration.builders import response, submit_responses
-    from tests.integration.webhook_support import recent
+    from tests.integration.webhooks.support import recent
 
     async with started(fast(mongo_uri)) as application:
         with receiving() as receiver:

@@ -15,7 +15,7 @@ import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from service.errors import BadUserInput
+from service.domain.errors import BadUserInput
 
 MAX_URL_LENGTH = 2048
 SCHEMES = frozenset({"http", "https"})

@@ -20,11 +20,11 @@ from enum import Enum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from service.domain import MetricKind
-from service.errors import BadUserInput
-from service.metrics.cells import CellFilter
-from service.metrics.query import CUSTOMER_KINDS, MetricQuery
-from service.metrics.timeframe import default_window
+from service.domain.errors import BadUserInput
+from service.domain.metrics.cells import CellFilter
+from service.domain.metrics.query import CUSTOMER_KINDS, MetricQuery
+from service.domain.metrics.timeframe import default_window
+from service.domain.model import MetricKind
 
 MAX_THRESHOLDS = 10
 MAX_FILTER_VALUES = 50

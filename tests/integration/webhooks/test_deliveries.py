@@ -21,7 +21,7 @@ from service.ingest.announce import Written
 from tests.conftest import http_client
 from tests.graphql import SUBMIT_RESPONSES, error_codes, gql, gql_ok
 from tests.integration.builders import nps, response, submit_responses
-from tests.integration.webhook_support import (
+from tests.integration.webhooks.support import (
     SECRET,
     fast,
     receiving,
@@ -63,7 +63,7 @@ async def settled(client: httpx.AsyncClient, count: int, timeout_s: float = 60.0
 
 def documented_verify() -> Any:
     """The verification sample of docs/webhooks.md, run as a receiver would copy it."""
-    doc = (Path(__file__).resolve().parents[2] / "docs/webhooks.md").read_text()
+    doc = (Path(__file__).resolve().parents[3] / "docs/webhooks.md").read_text()
     block = re.search(r"```python\n(.*?)```", doc, re.S)
     assert block is not None
     namespace: dict[str, Any] = {}

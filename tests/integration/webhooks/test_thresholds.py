@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 from tests.conftest import http_client
 from tests.graphql import gql_ok
 from tests.integration.builders import customer, nps, response, submit_responses, upsert_customers
-from tests.integration.webhook_support import (
+from tests.integration.webhooks.support import (
     SECRET,
     Receiver,
     fast,
@@ -196,9 +196,11 @@ async def test_a_burst_of_writes_fires_once_and_other_tenants_are_not_seen(
         (fired,) = await receiver.wait_for(1)
         await judged(client, versions[-1])
         await quiet(receiver, 1)
-    # judged at whichever version settled first, and exact at that version
-    answered = 3 * (versions.index(fired.payload["dataVersion"]) + 1)
-    assert fired.payload["data"]["result"]["n"] == answered
+    # judged once the burst settled, or part-way through it (writes go on while a check
+    # runs): every VIP answer is a detractor, so the value is exact whatever n it saw
+    result = fired.payload["data"]["result"]
+    assert (result["value"], result["n"] in (3, 6, 9, 12)) == (-100.0, True)
+    assert fired.payload["dataVersion"] in versions
 
 
 async def test_a_disabled_webhook_is_not_judged_and_resumes_where_it_was(

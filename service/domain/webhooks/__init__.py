@@ -1,0 +1,1 @@
+"""Webhooks in pure terms: signatures, backoff, URL policy, events and thresholds."""

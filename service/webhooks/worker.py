@@ -25,7 +25,7 @@ from service.settings import Settings
 from service.store import webhook_deliveries as deliveries
 from service.store import webhooks as stored
 from service.store.client import Doc, Mongo
-from service.webhooks.looping import FailureStreak, cancelled
+from service.webhooks.looping import FailureStreak, cancelled, log_failure
 from service.webhooks.transport import delivery_client
 
 log = logging.getLogger("cxgraph.webhooks")
@@ -113,7 +113,7 @@ class DeliveryWorker:
         except asyncio.CancelledError:
             raise
         except Exception:  # its lease lapses and another attempt follows
-            log.warning("webhook delivery %s failed unexpectedly", delivery["_id"], exc_info=True)
+            log_failure(f"webhook delivery {delivery['_id']} failed before its outcome was kept")
         finally:
             slots.release()
 

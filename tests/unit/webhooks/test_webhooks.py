@@ -114,3 +114,24 @@ async def test_a_background_loop_stops_when_its_job_swallowed_the_cancellation()
     with pytest.raises(asyncio.CancelledError):
         await asyncio.wait_for(task, 5)
     assert runs == [1]
+
+
+def test_an_outage_is_one_line_and_a_bug_has_its_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from pymongo.errors import ServerSelectionTimeoutError
+
+    from service.webhooks.looping import FailureStreak
+
+    streak = FailureStreak("claiming")
+    for error in (ServerSelectionTimeoutError("no primary"), ValueError("a bug")):
+        streak.ok()
+        caplog.clear()
+        try:
+            raise error
+        except Exception:
+            streak.failed()
+            streak.failed()  # the streak goes on: nothing more
+        (record,) = caplog.records
+        assert (record.exc_info is not None) is isinstance(error, ValueError)
+    assert caplog.records[0].getMessage().startswith("claiming failed; retrying quietly")

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from collections.abc import Mapping
 from typing import Any
 
 import strawberry
 
+from resolvers.arguments import cell_filter
 from resolvers.context import CxInfo
 from schema.enums import Channel, Component
-from schema.metrics import MetricFilter
 from schema.permissions import WebhooksRead, WebhooksWrite
 from schema.webhooks import (
     MetricThreshold,
@@ -26,7 +26,6 @@ from service.domain.model import MetricKind
 from service.domain.principal import Principal, Scope
 from service.domain.webhooks.events import METRIC_THRESHOLD, RESPONSES_INGESTED
 from service.domain.webhooks.thresholds import ThresholdOperator
-from service.store.client import Doc
 from service.webhooks.service import ThresholdRequest
 
 # What an event shows its receiver, and so the scope a credential needs to subscribe to it.
@@ -42,21 +41,16 @@ def _check_event_scopes(principal: Principal, events: list[str]) -> None:
 
 
 def _request(t: MetricThresholdInput) -> ThresholdRequest:
-    f = t.filter or MetricFilter()
-
-    def values(items: list[Any] | None) -> list[str] | None:
-        return None if items is None else [i.value if isinstance(i, Enum) else i for i in items]
-
+    """The threshold as the service takes it; its filter checked as a query's is."""
+    checked = cell_filter(t.filter)
     return ThresholdRequest(
         kind=t.kind, operator=t.operator, value=t.value, window_days=t.window_days,
         min_sample=t.min_sample,
-        filter={"segments": values(f.segments), "journeys": values(f.journeys),
-                "stages": values(f.stages), "channels": values(f.channels),
-                "components": values(f.components)},
+        filter={name: None if v is None else sorted(v) for name, v in vars(checked).items()},
     )  # fmt: skip
 
 
-def _threshold(doc: Doc, state: Doc | None) -> MetricThreshold:
+def _threshold(doc: Mapping[str, Any], state: Mapping[str, Any] | None) -> MetricThreshold:
     f = doc.get("filter") or {}
     channels = f.get("channels")
     components = f.get("components")
@@ -67,6 +61,7 @@ def _threshold(doc: Doc, state: Doc | None) -> MetricThreshold:
             segments=f.get("segments"), journeys=f.get("journeys"), stages=f.get("stages"),
             channels=[Channel(c) for c in channels] if channels is not None else None,
             components=[Component(c) for c in components] if components is not None else None,
+            questions=f.get("questions"),
         ),
         state=ThresholdState(
             met=state.get("met"), value=state.get("value"), n=state.get("n"),
@@ -76,7 +71,7 @@ def _threshold(doc: Doc, state: Doc | None) -> MetricThreshold:
     )  # fmt: skip
 
 
-def webhook_of(doc: Doc) -> Webhook:
+def webhook_of(doc: Mapping[str, Any]) -> Webhook:
     states = doc.get("thresholdState") or {}
     return Webhook(
         id=strawberry.ID(doc["_id"]), url=doc["url"], events=list(doc["events"]),
@@ -86,7 +81,7 @@ def webhook_of(doc: Doc) -> Webhook:
     )  # fmt: skip
 
 
-def delivery_of(doc: Doc) -> WebhookDelivery:
+def delivery_of(doc: Mapping[str, Any]) -> WebhookDelivery:
     status = WebhookDeliveryStatus(doc["status"])
     return WebhookDelivery(
         id=strawberry.ID(doc["_id"]), webhook_id=strawberry.ID(doc["webhookId"]),

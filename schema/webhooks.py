@@ -52,6 +52,7 @@ class ThresholdFilter:
     stages: list[str] | None
     channels: list[Channel] | None
     components: list[Component] | None
+    questions: list[str] | None
 
 
 @strawberry.type(description="A threshold's last judgement.")

@@ -27,10 +27,10 @@ from service.domain.metrics.timeframe import default_window
 from service.domain.model import MetricKind
 
 MAX_THRESHOLDS = 10
-MAX_FILTER_VALUES = 50
-MAX_FILTER_VALUE_LENGTH = 200
+MAX_FILTER_VALUES = 100  # as a query's filter.questions
+MAX_FILTER_VALUE_LENGTH = 256
 MAX_MIN_SAMPLE = 1_000_000
-FILTER_FIELDS = ("segments", "journeys", "stages", "channels", "components")
+FILTER_FIELDS = ("segments", "journeys", "stages", "channels", "components", "questions")
 
 
 class ThresholdOperator(Enum):
@@ -120,6 +120,9 @@ def checked(
                               "(the tenant's CX_MAX_WINDOW_DAYS)")  # fmt: skip
     if min_sample is not None and not 1 <= min_sample <= MAX_MIN_SAMPLE:
         raise _invalid(index, f"minSample must be from 1 to {MAX_MIN_SAMPLE}")
+    unsupported = sorted(n for n, v in filter.items() if v is not None and n not in FILTER_FIELDS)
+    if unsupported:
+        raise _invalid(index, f"filter.{unsupported[0]} does not apply to thresholds")
     cleaned: dict[str, tuple[str, ...]] = {}
     for name in FILTER_FIELDS:
         values = filter.get(name)
@@ -135,6 +138,11 @@ def checked(
         raise BadUserInput(
             f"thresholds[{index}]: {kind.value} is computed over customers: only the segments "
             "filter applies", reason="UNSUPPORTED_FILTER", field=f"thresholds[{index}].filter",
+        )  # fmt: skip
+    if kind is MetricKind.FCR and "questions" in cleaned:
+        raise BadUserInput(
+            f"thresholds[{index}]: FCR reads support contacts; the questions filter does not "
+            "apply", reason="UNSUPPORTED_FILTER", field=f"thresholds[{index}].filter",
         )  # fmt: skip
     return Threshold(kind=kind, filter=cleaned, operator=operator, value=float(value),
                      window_days=window_days, min_sample=min_sample)  # fmt: skip

@@ -109,11 +109,17 @@ async def test_urls_that_are_refused(strict_app: Starlette, url: str, reason: st
         ({"events": ["metric.threshold"],
           "thresholds": [{**THRESHOLD, "filter": {"segments": []}}]}, "INVALID_THRESHOLD"),
         ({"events": ["metric.threshold"],
-          "thresholds": [{**THRESHOLD, "filter": {"segments": ["x" * 201]}}]},
+          "thresholds": [{**THRESHOLD, "filter": {"segments": ["x" * 257]}}]},
          "INVALID_THRESHOLD"),
         ({"events": ["metric.threshold"], "thresholds": [
             {"kind": "CHURN_RATE", "operator": "ABOVE", "value": 5,
              "filter": {"journeys": ["onboarding"]}}]}, "UNSUPPORTED_FILTER"),
+        ({"events": ["metric.threshold"], "thresholds": [
+            {"kind": "FCR", "operator": "BELOW", "value": 80,
+             "filter": {"questions": ["q1"]}}]}, "UNSUPPORTED_FILTER"),
+        ({"events": ["metric.threshold"],
+          "thresholds": [{**THRESHOLD, "filter": {"questions": [f"q{i}" for i in range(101)]}}]},
+         "INVALID_QUESTIONS"),
     ],
 )  # fmt: skip
 async def test_arguments_that_are_refused(
@@ -202,6 +208,18 @@ async def test_defining_the_same_url_again_replaces_it(mongo_uri: str) -> None:
             stored = await application.state.cx.mongo.db.webhooks.find_one({"_id": first["id"]})
             assert stored["secret"] == SECRET + "-rotated"
             assert len((await gql_ok(client, "{ webhooks { id } }"))["webhooks"]) == 1
+            third = (await gql_ok(client, DEFINE, variables(
+                url=receiver.url, events=["metric.threshold"], secret=SECRET,
+                thresholds=[{**THRESHOLD, "filter": {"questions": ["nps-q", "$where"],
+                                                     "channels": ["WEB"]}}])))  # fmt: skip
+            (listed,) = (await gql_ok(client, "{ webhooks { thresholds { filter { questions "
+                                              "channels segments } } } }"))["webhooks"]  # fmt: skip
+            assert listed["thresholds"][0]["filter"] == {
+                "questions": ["$where", "nps-q"],
+                "channels": ["WEB"],
+                "segments": None,
+            }
+            assert third["defineWebhook"]["id"] == first["id"]
 
 
 async def test_the_schema_has_no_way_to_read_a_secret() -> None:

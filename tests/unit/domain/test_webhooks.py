@@ -120,3 +120,15 @@ def test_a_threshold_holds_only_with_enough_answers() -> None:
     assert (at_most.holds(0.0, 1, 30), ThresholdOperator.ABOVE.holds(1, 1),
             ThresholdOperator.AT_LEAST.holds(1, 1)) == (True, False, True)  # fmt: skip
     assert t.key == Threshold.from_doc(t.as_doc()).key
+
+
+def test_a_filter_field_thresholds_do_not_know_is_refused_not_dropped() -> None:
+    from service.domain.webhooks.thresholds import checked
+
+    with pytest.raises(BadUserInput) as refused:
+        checked(0, MetricKind.NPS, {"segments": ["vip"], "languages": ["fa"]},
+                ThresholdOperator.BELOW, 0.0, 7, None, 400)  # fmt: skip
+    assert refused.value.extensions["reason"] == "INVALID_THRESHOLD"
+    kept = checked(0, MetricKind.NPS, {"questions": ["q2", "q1", "q1"], "stages": None},
+                   ThresholdOperator.BELOW, 0.0, 7, None, 400)  # fmt: skip
+    assert kept.filter == {"questions": ("q1", "q2")}

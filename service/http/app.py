@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -189,6 +189,17 @@ async def _ensure_indexes_until_done(state: AppState) -> None:
             return
 
 
+CLOSE_TIMEOUT_S = 5.0  # how long one part of the stop may take before it is left behind
+
+
+async def _within(what: str, closing: Awaitable[None]) -> None:
+    """Close ``what``, or give up on it after CLOSE_TIMEOUT_S with a warning."""
+    try:
+        await asyncio.wait_for(closing, CLOSE_TIMEOUT_S)
+    except TimeoutError:
+        log.warning("stopping: closing %s took over %.0f s; left behind", what, CLOSE_TIMEOUT_S)
+
+
 def _spawn(state: AppState, job: Any) -> None:
     task = asyncio.create_task(job)
     state.background.add(task)
@@ -297,18 +308,24 @@ def create_app(
             yield
         finally:
             # In-flight requests are done (uvicorn waited for them): now close the clients.
+            # Each step is bounded: a task cancelled inside a driver call can leave the driver's
+            # topology lock taken (seen once in ~10 stops with the database gone), and a stop
+            # that waits for it forever would outlive the pod's grace period.
             if state.warmer is not None:
-                await state.warmer.close()
-            for task in list(state.background):
+                await _within("the rollup warmer", state.warmer.close())
+            background = list(state.background)
+            for task in background:
                 task.cancel()
-            await live.close()
+            if background:
+                await asyncio.wait(background, timeout=CLOSE_TIMEOUT_S)
+            await _within("live subscriptions", live.close())
             try:
-                await state.webhooks.close()  # its loops use the cache and the database
-                await cache.close()
-                await state.rate_limiter.close()
+                await _within("webhooks", state.webhooks.close())  # uses cache and database
+                await _within("the metric cache", cache.close())
+                await _within("the rate limiter", state.rate_limiter.close())
             finally:
-                await state.watch.mongo.close()
-                await mongo.close()
+                await _within("the watch's database client", state.watch.mongo.close())
+                await _within("the database client", mongo.close())
                 if tracing is not None:
                     tracing.shutdown()
 

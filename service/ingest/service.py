@@ -26,11 +26,20 @@ from service.ingest.records import (
 )
 from service.ingest.segment_cache import SegmentCache
 from service.settings import Settings
-from service.store import customers, erasure, journeys, rollups, tenants, write_intents
+from service.store import (
+    customers,
+    erasure,
+    journeys,
+    rollup_chunks,
+    rollups,
+    tenants,
+    write_intents,
+)
 from service.store.bulk import Candidate, Outcome, WriteReport, content_hash, write_batch
 from service.store.client import Doc, Mongo
 from service.store.erasure import Erased
 from service.store.indexes import CUSTOMERS, SURVEY_RESPONSES, TOUCHPOINTS
+from service.store.rollup_chunks import Chunk
 from service.store.write_intents import WriteIntent
 from service.tenancy.directory import TenantDirectory
 from service.tenancy.version_feed import VersionFeed
@@ -144,10 +153,12 @@ class Ingestor:
 
         report = await write_batch(self.mongo, collection, candidates, remember_old_days)
         changed = _days(self._changed_times(candidates, report), tz) if responses else set()
+        chunk = _chunk(candidates, report, tz) if responses and not stubs else None
         # A customer record may have landed between our read and our write: `stubs` also
         # gets its segments applied now.
         version = await self._settle(tenant, intent, report, days=changed, stubs=stubs,
-                                     announce=candidates if responses else None)  # fmt: skip
+                                     announce=candidates if responses else None,
+                                     chunk=chunk)  # fmt: skip
         return self._outcome(version, len(records), rejected, report)
 
     async def _segments(
@@ -200,6 +211,7 @@ class Ingestor:
         days: set[str],
         stubs: list[str],
         announce: list[Candidate] | None = None,
+        chunk: Chunk | None = None,
     ) -> int:
         """Apply this write's effects, and those of earlier writes it overlaps that never
         finished (the batch a client resends after a failure), announce the responses it
@@ -211,14 +223,16 @@ class Ingestor:
             for other in await write_intents.pending(self.mongo, tenant)
             if other.id != intent.id and other.at <= intent.at and other.overlaps(intent)
         ]
+        others: set[str] = set()
         for other in unfinished:
-            days |= other.days
+            others |= other.days
         customer_ids = set(stubs).union(*(o.customers for o in unfinished))
         customers_changed = intent.customers_written and report.changed
         customers_changed |= any(o.customers_written for o in unfinished)
         version = await self.apply_effects(
-            tenant, days, customer_ids, report.changed or bool(unfinished), customers_changed
-        )
+            tenant, days | others, customer_ids, report.changed or bool(unfinished),
+            customers_changed, chunk=chunk, intent=intent, not_chunked=others,
+        )  # fmt: skip
         if announce is not None and self.announcer is not None:
             written = written_records(announce, report, intent, unfinished)
             if written:
@@ -233,13 +247,29 @@ class Ingestor:
         customer_ids: set[str],
         changed: bool,
         customers_changed: bool,
+        chunk: Chunk | None = None,
+        intent: WriteIntent | None = None,
+        not_chunked: set[str] | None = None,
     ) -> int:
         """A write's side effects, each safe to apply again: copy segments to records stored
-        while their customer was a stub, mark rollup days as written, bump the versions."""
+        while their customer was a stub, mark rollup days as written (with what this batch
+        added to them, when that is all that changed: docs/adr/0024), bump the versions."""
         moved = await customers.apply_segments_to_pending(self.mongo, tenant, sorted(customer_ids))
         tz = (await self.tenants.get(tenant)).tz
-        days = days | _days(moved, tz)
-        if days:
+        moved_days = _days(moved, tz)
+        days = days | moved_days
+        chunk_days = set()
+        if chunk is not None and intent is not None and chunk.tz == tz:
+            chunk_days = chunk.days - moved_days - (not_chunked or set())
+        if chunk_days:
+            assert chunk is not None and intent is not None
+            blob = rollup_chunks.encode(chunk, chunk_days)
+            if not await write_intents.seal(self.mongo, intent):
+                chunk_days = set()  # recovered meanwhile: its bumps may already be applied
+            await rollups.bump_days_with_chunk(
+                self.mongo, tenant, days, tz, intent.id, (chunk_days, blob)
+            )
+        elif days:
             await rollups.bump_days(self.mongo, tenant, days, tz)
             if self.on_days_written is not None:
                 self.on_days_written(tenant, days)
@@ -308,6 +338,21 @@ class Ingestor:
     ) -> BulkOutcome:
         outcomes = {**rejected, **report.outcomes}
         return BulkOutcome(data_version=version, results=[outcomes[i] for i in range(size)])
+
+
+def _chunk(candidates: list[Candidate], report: WriteReport, tz: ZoneInfo) -> Chunk | None:
+    """What the batch added to the rollups, if it only added: an updated record changes
+    what is already counted, which only a scan of its days sees."""
+    inserted = []
+    for c in candidates:
+        outcome = report.outcomes.get(c.index)
+        if outcome is None:
+            continue
+        if outcome.status is RecordStatus.UPDATED:
+            return None
+        if outcome.status is RecordStatus.INSERTED:
+            inserted.append(c.doc)
+    return rollup_chunks.build(inserted, tz, rollups.day_window) if inserted else None
 
 
 def _days(times: Iterable[datetime], tz: ZoneInfo) -> set[str]:

@@ -17,6 +17,7 @@ API_KEYS = "api_keys"
 ERASURES = "erasures"
 WEBHOOKS = "webhooks"
 WEBHOOK_DELIVERIES = "webhook_deliveries"
+ROLLUP_CHUNKS = "rollup_chunks"
 
 _RECORD_KEY = [("tenant", ASCENDING), ("source", ASCENDING), ("externalId", ASCENDING)]
 
@@ -94,6 +95,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         # Finished deliveries past CX_WEBHOOK_RETENTION_DAYS are deleted.
         IndexModel([("finishedAt", ASCENDING)], sparse=True),
     ],
+    ROLLUP_CHUNKS: [IndexModel([("tenant", ASCENDING), ("days", ASCENDING)])],
 }
 
 

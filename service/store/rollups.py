@@ -27,12 +27,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bson import Binary
-from pymongo import DeleteMany, UpdateMany
+from pymongo import ReturnDocument, UpdateMany
 from pymongo.errors import BulkWriteError
 
-from service.domain.metrics.cells import Cell, CellKey
 from service.domain.metrics.timeframe import Window, day_start, slot_count
-from service.store import rollup_format, rollup_slots, survey_cells
+from service.store import rollup_chunks, rollup_format, rollup_slots, rollup_sources
 from service.store.client import Doc, Mongo, aggregate, to_list
 from service.store.indexes import METRIC_ROLLUPS as ROLLUPS
 from service.store.indexes import SURVEY_RESPONSES
@@ -134,51 +133,35 @@ def day_ranges(days: list[str], tz: ZoneInfo) -> list[Window]:
     return out
 
 
-def _packed(
-    tz: ZoneInfo, computed: dict[tuple[Any, str], dict[CellKey, Cell]]
-) -> dict[tuple[str, str], tuple[bytes, bytes]]:
-    """Per (day, family): the day's cells and its slots, packed."""
-    by_day: dict[tuple[str, str], dict[int, list[Cell]]] = {}
-    for ((day, slot), family), cells in computed.items():
-        by_day.setdefault((day, family), {})[slot] = list(cells.values())
-    out = {}
-    for (day, family), slots in by_day.items():
-        whole: dict[CellKey, Cell] = {}
-        for cells_of_slot in slots.values():
-            for cell in cells_of_slot:
-                merged = whole.setdefault(cell.key, Cell(key=cell.key))
-                merged.hist.update(cell.hist)
-        key_index = {key: i for i, key in enumerate(whole)}
-        count = slot_count(day_window(day, tz))
-        out[(day, family)] = (rollup_format.pack(whole.values()),
-                              rollup_slots.pack(slots, key_index, count))  # fmt: skip
-    return out
-
-
 async def materialize(
     mongo: Mongo, tenant: str, tz: ZoneInfo, days: list[str], current: RollupState
 ) -> dict[tuple[str, str], RollupDay]:
-    """Recompute ``days`` from raw documents; returns them per (day, family), with slots."""
+    """Recompute ``days`` — from their last clean rollup plus the chunks writes left, or from
+    raw documents (docs/adr/0024) — and store them; returns them per (day, family), with
+    slots."""
     if not days:
         return {}
     versions = {d: current.written[d] for d in days}  # read before aggregating: see module doc
     params = params_of(tz)
-    day_windows = [day_window(d, tz) for d in days]
-    packed = _packed(tz, await survey_cells.scan_by_slot(mongo, tenant, day_windows, tz))
+
+    async def written_now() -> dict[str, int]:
+        return (await state(mongo, tenant)).written
+
+    found = await rollup_sources.gather(
+        mongo, tenant, tz, params, versions, current.materialized, written_now
+    )
+    packed = found.rows.pack(lambda day: slot_count(day_window(day, tz)))
     now = datetime.now(UTC)
     docs = [
         {"_id": _doc_id(tenant, day, family, versions[day], params), "tenant": tenant,
          "day": day, "family": family, "version": versions[day], "params": params,
-         "computedAt": now, "cells": Binary(cells), "slots": Binary(slots)}
-        for (day, family), (cells, slots) in packed.items() if day in versions
+         "computedAt": now, "clean": day in found.clean, "cells": Binary(p.cells),
+         "slots": Binary(p.slots)}
+        for (day, family), p in packed.items() if day in versions
     ]  # fmt: skip
     # Older versions go only a grace period after they were superseded: a reader that chose
-    # one a moment ago must still find it.
-    await mongo[ROLLUPS].bulk_write(
-        [DeleteMany({"tenant": tenant, "day": d, "version": {"$lt": v},
-                     "supersededAt": {"$lt": now - GRACE}}) for d, v in versions.items()],
-        ordered=False,
-    )  # fmt: skip
+    # one a moment ago must still find it. One delete for the tenant, not one per day.
+    await mongo[ROLLUPS].delete_many({"tenant": tenant, "supersededAt": {"$lt": now - GRACE}})
     if docs:
         try:
             await mongo[ROLLUPS].insert_many(docs, ordered=False)
@@ -189,16 +172,56 @@ async def materialize(
         {"_id": tenant}, {"$max": {f"materialized.{d}": v for d, v in versions.items()}},
         upsert=True,
     )  # fmt: skip
+    by_version: dict[int, list[str]] = {}
+    for d, v in versions.items():
+        by_version.setdefault(v, []).append(d)
     await mongo[ROLLUPS].bulk_write(
-        [UpdateMany({"tenant": tenant, "day": d, "version": {"$lt": v},
+        [UpdateMany({"tenant": tenant, "day": {"$in": sorted(ds)}, "version": {"$lt": v},
                      "supersededAt": None}, {"$set": {"supersededAt": now}})
-         for d, v in versions.items()],
+         for v, ds in by_version.items()],
         ordered=False,
     )  # fmt: skip
-    return {
-        key: RollupDay(rollup_format.unpack(cells), rollup_slots.unpack(slots))
-        for key, (cells, slots) in packed.items()
-    }
+    await _forget_chunks(mongo, found.chunks, current.materialized, versions)
+    return {key: RollupDay(p.day, p.day_slots) for key, p in packed.items()}
+
+
+async def _forget_chunks(
+    mongo: Mongo,
+    used: list[rollup_chunks.StoredChunk],
+    materialized: dict[str, int],
+    stored: dict[str, int],
+) -> None:
+    """Chunks every day of which is now materialised at or past their version: no read will
+    start below them again (a composition starts at the materialised version)."""
+    done = [c.id for c in used
+            if all(v <= max(materialized.get(d, 0), stored.get(d, 0))
+                   for d, v in c.versions.items())]  # fmt: skip
+    if done:
+        await rollup_chunks.delete(mongo, done)
+
+
+async def bump_days_with_chunk(
+    mongo: Mongo, tenant: str, days: Iterable[str], tz: ZoneInfo, chunk_id: str, blob_of: Any
+) -> None:
+    """``bump_days``, and the chunk of the days ``blob_of`` covers, stored under the
+    versions this very bump gave them (read back from it, so no other write's)."""
+    days = sorted(set(days))
+    if not days:
+        return
+    params = params_of(tz)
+    done = await mongo[STATE].find_one_and_update(
+        {"_id": tenant},
+        {"$inc": {f"written.{d}": 1 for d in days}, "$setOnInsert": {"params": params}},
+        projection={"params": 1, **{f"written.{d}": 1 for d in days}},
+        upsert=True,
+        return_document=ReturnDocument.AFTER,
+    )
+    chunk_days, blob = blob_of
+    if done is None or done.get("params") != params or not chunk_days:
+        return  # re-keyed meanwhile: the days were cut in another timezone
+    written = done.get("written", {})
+    versions = {d: int(written[d]) for d in sorted(chunk_days)}
+    await rollup_chunks.store(mongo, tenant, chunk_id, params, versions, blob)
 
 
 async def read(
@@ -246,4 +269,5 @@ async def read_all(
 
 async def drop_all(mongo: Mongo, tenant: str) -> None:
     await mongo[ROLLUPS].delete_many({"tenant": tenant})
+    await rollup_chunks.drop_all(mongo, tenant)
     await mongo[STATE].update_one({"_id": tenant}, {"$set": {"materialized": {}}}, upsert=True)

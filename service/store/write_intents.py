@@ -88,6 +88,21 @@ async def pending(mongo: Mongo, tenant: str) -> list[WriteIntent]:
     return [_from_doc(d) for d in docs]
 
 
+async def any_open(mongo: Mongo, tenant: str) -> bool:
+    """Whether any write of the tenant is between its intent and its close."""
+    return await mongo[WRITE_INTENTS].find_one({"tenant": tenant}, {"_id": 1}) is not None
+
+
+async def seal(mongo: Mongo, intent: WriteIntent) -> bool:
+    """Just before a batch bumps with a chunk (docs/adr/0024): False when recovery has taken
+    the intent meanwhile (the batch then bumps without one). Sealing restarts the intent's
+    clock, so recovery does not take it between this and the bump."""
+    done = await mongo[WRITE_INTENTS].update_one(
+        {"_id": intent.id}, {"$set": {"at": datetime.now(UTC)}}
+    )
+    return bool(done.matched_count)
+
+
 async def abandoned(mongo: Mongo, older_than: timedelta) -> list[WriteIntent]:
     """Intents of any tenant opened longer ago than any live write takes."""
     cutoff = datetime.now(UTC) - older_than

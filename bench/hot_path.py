@@ -189,6 +189,23 @@ async def _mark_all_days_written(uri: str) -> None:
         await mongo.close()
 
 
+def _wait_caught_up(uri: str, timeout_s: float = 1800) -> float:
+    """Seconds until every written day is materialised (the server stores in the
+    background what a query did not wait for)."""
+    import pymongo
+
+    began = time.perf_counter()
+    with pymongo.MongoClient(uri) as client:
+        while True:
+            state = client["bench"]["rollup_state"].find_one({"_id": TENANT}) or {}
+            done = state.get("materialized", {})
+            if all(done.get(d, 0) >= v for d, v in state.get("written", {}).items()):
+                return time.perf_counter() - began
+            if time.perf_counter() - began > timeout_s:
+                raise TimeoutError("the rollups were not stored in time")
+            time.sleep(0.1)
+
+
 def run(size: int, wrk_seconds: int, progress: Any = print) -> dict[str, Any]:
     result: dict[str, Any] = {"responses": size, "wrk_seconds": wrk_seconds,
                               "wrk": shutil.which("wrk") is not None}  # fmt: skip
@@ -226,6 +243,7 @@ def run(size: int, wrk_seconds: int, progress: Any = print) -> dict[str, Any]:
                 result["import_s"] = time.perf_counter() - began
                 progress(f"bench hot path: imported in {result['import_s']:.0f} s; first query")
                 result["first_s"], first = _ask(client)
+                result["background_s"] = _wait_caught_up(uri)
                 result["caught_up_s"], again = _ask(client)
                 assert again == first
                 result["uncached_s"] = statistics.median(_ask(client)[0] for _ in range(5))
@@ -235,6 +253,7 @@ def run(size: int, wrk_seconds: int, progress: Any = print) -> dict[str, Any]:
                 asyncio.run(_mark_all_days_written(uri))
                 result["rescan_s"], rescanned = _ask(client)
                 assert rescanned == first, "chunks and a rescan disagree"
+                _wait_caught_up(uri)
                 if result["wrk"]:
                     result["wrk_uncached_1"] = _wrk(base, key, 1, wrk_seconds, tmp)
             body_file = tmp / "body.json"
@@ -286,7 +305,8 @@ def markdown(r: dict[str, Any]) -> str:
         "| --- | ---: |",
         f"| first query (every day built from the import's chunks, docs/adr/0024) "
         f"| **{r['first_s']:.2f}** |",
-        f"| the next query (rollups stored: background work caught up) | {r['caught_up_s']:.2f} |",
+        f"| the next query, once the rest was stored in the background "
+        f"({r['background_s']:.1f} s later) | {r['caught_up_s']:.2f} |",
         f"| ordinary uncached query (median of 5) | {r['uncached_s']:.2f} |",
         f"| first query after a chunk-less write on every day (a rescan of the raw documents, "
         f"what every first query cost before) | {r['rescan_s']:.1f} |",

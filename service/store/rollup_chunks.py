@@ -30,7 +30,7 @@ from service.store.client import Mongo, to_list
 from service.store.indexes import ROLLUP_CHUNKS
 from service.store.rollup_rows import Rows
 
-_HEADER = struct.Struct("<II")  # bytes of the JSON tables, rows
+_HEADER = struct.Struct("<III")  # bytes of the tables, days in them, rows
 
 
 @dataclass
@@ -66,11 +66,10 @@ def encode(chunk: Chunk, days: set[str]) -> bytes:
     wanted = np.array([n in days for n in names], dtype=bool)
     keep = wanted[day] if len(day) else np.zeros(0, dtype=bool)
     day, key, slot, value, count = day[keep], key[keep], slot[keep], value[keep], count[keep]
-    keys = [[f, list(k.segments), k.journey, k.stage, k.channel, list(k.components),
-             k.scale[0], k.scale[1]] for f, k in chunk.rows.keys]  # fmt: skip
-    tables = json.dumps({"d": names, "k": keys}, separators=(",", ":")).encode()
+    # Lines of JSON, not one JSON document: a read splits them and looks each up whole.
+    tables = "\n".join([*names, *(key_text(f, k) for f, k in chunk.rows.keys)]).encode()
     body = b"".join((
-        _HEADER.pack(len(tables), len(day)), tables,
+        _HEADER.pack(len(tables), len(names), len(day)), tables,
         day.astype("<i4").tobytes(), key.astype("<i4").tobytes(),
         slot.astype("<i2").tobytes(), value.astype("<f8").tobytes(),
         count.astype("<i8").tobytes(),
@@ -81,25 +80,25 @@ def encode(chunk: Chunk, days: set[str]) -> bytes:
 def decode_into(rows: Rows, blob: bytes, wanted: set[str]) -> None:
     """Add the blob's rows on ``wanted`` days to ``rows`` (in its own day and key ids)."""
     raw = memoryview(zlib.decompress(blob))
-    tables_size, n = _HEADER.unpack_from(raw)
+    tables_size, n_days, n = _HEADER.unpack_from(raw)
+    if not n:
+        return
     at = _HEADER.size
-    tables = json.loads(bytes(raw[at : at + tables_size]))
+    lines = bytes(raw[at : at + tables_size]).decode().split("\n")
+    day_names, key_texts = lines[:n_days], lines[n_days:]
     at += tables_size
     columns = []
     for dtype, size in (("<i4", 4), ("<i4", 4), ("<i2", 2), ("<f8", 8), ("<i8", 8)):
         columns.append(np.frombuffer(raw[at : at + n * size], dtype=dtype))
         at += n * size
     day, key, slot, value, count = columns
-    day_map = np.array([rows.day_id(d) if d in wanted else -1 for d in tables["d"]],
+    day_map = np.array([rows.day_id(d) if d in wanted else -1 for d in day_names],
                        dtype=np.int64)  # fmt: skip
     mapped_day = day_map[day] if n else np.zeros(0, dtype=np.int64)
     keep = mapped_day >= 0
     if not keep.any():
         return
-    key_map = np.array([
-        rows.key_id((f, CellKey(tuple(s), j, st, ch, tuple(co), (lo, hi))))
-        for f, s, j, st, ch, co, lo, hi in tables["k"]
-    ], dtype=np.int64)  # fmt: skip
+    key_map = rows.key_ids_of_texts(key_texts, key_of_text)
     rows.add_block(
         mapped_day[keep],
         key_map[key[keep]],
@@ -107,6 +106,18 @@ def decode_into(rows: Rows, blob: bytes, wanted: set[str]) -> None:
         value[keep].astype(np.float64),
         count[keep].astype(np.int64),
     )
+
+
+def key_text(family: str, k: CellKey) -> str:
+    """A key as one JSON string: chunks' key tables are lists of them, looked up whole."""
+    row = [family, list(k.segments), k.journey, k.stage, k.channel, list(k.components),
+           k.scale[0], k.scale[1]]  # fmt: skip
+    return json.dumps(row, separators=(",", ":"))
+
+
+def key_of_text(text: str) -> tuple[str, CellKey]:
+    f, s, j, st, ch, co, lo, hi = json.loads(text)
+    return f, CellKey(tuple(s), j, st, ch, tuple(co), (lo, hi))
 
 
 async def store(

@@ -50,6 +50,7 @@ class Rows:
         self.keys: list[FamilyKey] = []
         self._key_ids: dict[FamilyKey, int] = {}
         self._raw_ids: dict[tuple[Any, ...], int] = {}  # a document's fields -> key id
+        self._text_ids: dict[str, int] = {}  # a key's JSON text -> key id
         self.days: list[str] = []
         self._day_ids: dict[str, int] = {}
         self._day: list[int] = []
@@ -66,6 +67,22 @@ class Rows:
             found = self._key_ids[key] = len(self.keys)
             self.keys.append(key)
         return found
+
+    def key_id_of_text(self, text: str, parse: Callable[[str], FamilyKey]) -> int:
+        """A key given as text (a chunk's key table), parsed once per distinct text."""
+        found = self._text_ids.get(text)
+        if found is None:
+            found = self._text_ids[text] = self.key_id(parse(text))
+        return found
+
+    def key_ids_of_texts(self, texts: list[str], parse: Callable[[str], FamilyKey]) -> I64:
+        """``key_id_of_text`` for many texts: one dictionary probe each when known."""
+        get = self._text_ids.get
+        out = [get(t, -1) for t in texts]
+        for i, found in enumerate(out):
+            if found < 0:
+                out[i] = self.key_id_of_text(texts[i], parse)
+        return np.array(out, dtype=np.int64)
 
     def day_id(self, day: str) -> int:
         found = self._day_ids.get(day)
@@ -159,8 +176,9 @@ class Rows:
 
     # -- summing --------------------------------------------------------------------------
 
-    def arrays(self) -> tuple[I64, I64, I64, F64, I64]:
-        """Every row, equal rows summed, sorted by (day, key, slot, value)."""
+    def arrays(self, only: set[str] | None = None) -> tuple[I64, I64, I64, F64, I64]:
+        """Every row (of the families ``only`` names, if given), equal rows summed, sorted
+        by (day, key, slot, value)."""
         days = [np.array(self._day, dtype=np.int64), *(b[0] for b in self._blocks)]
         keys = [np.array(self._key, dtype=np.int64), *(b[1] for b in self._blocks)]
         slots = [np.array(self._slot, dtype=np.int64), *(b[2] for b in self._blocks)]
@@ -168,6 +186,9 @@ class Rows:
         counts = [np.ones(len(self._day), dtype=np.int64), *(b[4] for b in self._blocks)]
         day, key, slot = np.concatenate(days), np.concatenate(keys), np.concatenate(slots)
         value, count = np.concatenate(values), np.concatenate(counts)
+        if only is not None and len(day):
+            asked = np.array([f in only for f, _ in self.keys], dtype=bool)[key]
+            day, key, slot, value, count = (a[asked] for a in (day, key, slot, value, count))
         if not len(day):
             return day, key, slot, value, count
         distinct, vcode = np.unique(value, return_inverse=True)
@@ -198,9 +219,16 @@ class Rows:
 
     # -- packing --------------------------------------------------------------------------
 
-    def pack(self, slot_count: Callable[[str], int]) -> dict[tuple[str, str], Packed]:
-        """Every (day, family) with rows, packed; ``slot_count`` gives a day's slots."""
-        day, key, slot, value, count = self.arrays()
+    def size(self) -> int:
+        """How many rows were added (before equal ones are summed)."""
+        return len(self._day) + sum(len(b[0]) for b in self._blocks)
+
+    def pack(
+        self, slot_count: Callable[[str], int], only: set[str] | None = None
+    ) -> dict[tuple[str, str], Packed]:
+        """Every (day, family) with rows — of the families ``only`` names, if given —
+        packed; ``slot_count`` gives a day's slots."""
+        day, key, slot, value, count = self.arrays(only)
         if not len(day):
             return {}
         families = sorted({f for f, _ in self.keys})

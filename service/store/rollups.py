@@ -19,9 +19,12 @@ built under the old parameters is trusted again, without a manual rebuild.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-from collections.abc import Iterable
-from dataclasses import dataclass
+import logging
+import weakref
+from collections.abc import Coroutine, Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -36,6 +39,7 @@ from service.store.client import Doc, Mongo, aggregate, to_list
 from service.store.indexes import METRIC_ROLLUPS as ROLLUPS
 from service.store.indexes import SURVEY_RESPONSES
 from service.store.rollup_format import PackedDay
+from service.store.rollup_rows import Packed
 from service.store.rollup_slots import PackedSlots
 
 STATE = "rollup_state"
@@ -134,11 +138,20 @@ def day_ranges(days: list[str], tz: ZoneInfo) -> list[Window]:
 
 
 async def materialize(
-    mongo: Mongo, tenant: str, tz: ZoneInfo, days: list[str], current: RollupState
+    mongo: Mongo,
+    tenant: str,
+    tz: ZoneInfo,
+    days: list[str],
+    current: RollupState,
+    family: str | None = None,
 ) -> dict[tuple[str, str], RollupDay]:
     """Recompute ``days`` — from their last clean rollup plus the chunks writes left, or from
     raw documents (docs/adr/0024) — and store them; returns them per (day, family), with
-    slots."""
+    slots.
+
+    A query names the ``family`` it reads: when there is much to pack, it gets that family
+    at once and the rest is packed and stored in the background (a query that comes before
+    it is stored computes it again; nothing depends on the background store)."""
     if not days:
         return {}
     versions = {d: current.written[d] for d in days}  # read before aggregating: see module doc
@@ -150,7 +163,92 @@ async def materialize(
     found = await rollup_sources.gather(
         mongo, tenant, tz, params, versions, current.materialized, written_now
     )
-    packed = found.rows.pack(lambda day: slot_count(day_window(day, tz)))
+
+    def slots_of(day: str) -> int:
+        return slot_count(day_window(day, tz))
+
+    if family is not None and found.rows.size() > EAGER_ROWS:
+        asked = found.rows.pack(slots_of, only={family})
+        store = _store(mongo, tenant, params, versions, current, found, slots_of)
+        _in_background((tenant, params, tuple(sorted(versions.items()))), store)
+        return {key: RollupDay(p.day, p.day_slots) for key, p in asked.items()}
+    packed = found.rows.pack(slots_of)
+    await _store_packed(mongo, tenant, params, versions, current, found, packed)
+    return {key: RollupDay(p.day, p.day_slots) for key, p in packed.items()}
+
+
+EAGER_ROWS = 200_000  # above this many rows a query does not wait for the others to be stored
+log = logging.getLogger("cxgraph.rollups")
+
+
+@dataclass
+class _Background:
+    running: dict[tuple[object, ...], asyncio.Task[None]] = field(default_factory=dict)
+    one_at_a_time: asyncio.Lock = field(default_factory=asyncio.Lock)  # packing is CPU-bound
+
+
+_per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Background] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _background() -> _Background:
+    loop = asyncio.get_running_loop()
+    found = _per_loop.get(loop)
+    if found is None:
+        found = _per_loop[loop] = _Background()
+    return found
+
+
+def _in_background(key: tuple[object, ...], job: Coroutine[Any, Any, None]) -> None:
+    """Run ``job`` unless the same one is already running (several queries over the same
+    stale days); one at a time per process."""
+    background = _background()
+    if key in background.running:
+        job.close()
+        return
+
+    async def run() -> None:
+        try:
+            async with background.one_at_a_time:
+                await job
+        except Exception:
+            log.exception("storing materialised rollups in the background failed")
+        finally:
+            background.running.pop(key, None)
+
+    background.running[key] = asyncio.get_running_loop().create_task(run())
+
+
+async def background_idle() -> None:
+    """Wait for the background stores this process started (tests, benchmarks)."""
+    running = _background().running
+    while running:
+        await asyncio.gather(*list(running.values()), return_exceptions=True)
+
+
+async def _store(
+    mongo: Mongo,
+    tenant: str,
+    params: str,
+    versions: dict[str, int],
+    current: RollupState,
+    found: rollup_sources.Gathered,
+    slots_of: Any,
+) -> None:
+    packed = await asyncio.to_thread(found.rows.pack, slots_of)
+    await _store_packed(mongo, tenant, params, versions, current, found, packed)
+
+
+async def _store_packed(
+    mongo: Mongo,
+    tenant: str,
+    params: str,
+    versions: dict[str, int],
+    current: RollupState,
+    found: rollup_sources.Gathered,
+    packed: dict[tuple[str, str], Packed],
+) -> None:
     now = datetime.now(UTC)
     docs = [
         {"_id": _doc_id(tenant, day, family, versions[day], params), "tenant": tenant,
@@ -182,7 +280,6 @@ async def materialize(
         ordered=False,
     )  # fmt: skip
     await _forget_chunks(mongo, found.chunks, current.materialized, versions)
-    return {key: RollupDay(p.day, p.day_slots) for key, p in packed.items()}
 
 
 async def _forget_chunks(

@@ -23,8 +23,10 @@ def serve(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
     from service.http.app import create_app
+    from service.http import access_log
     from service.http.shutdown import GracefulServer, Lifecycle
 
+    access_log.install(LOG_FORMAT)  # lines written in batches, not one system call each
     lifecycle = Lifecycle()
     config = uvicorn.Config(
         functools.partial(create_app, settings, lifecycle=lifecycle),
@@ -145,8 +147,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     args = build_parser().parse_args(argv)
     code: int = args.func(args)
     return code

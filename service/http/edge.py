@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import secrets
 import time
-import uuid
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -28,6 +28,7 @@ JSON_TYPES = frozenset({"application/json"})  # answers may be asked for as grap
 LIMITED_BODY_PATHS = frozenset({"/graphql"})  # NDJSON streams, with limits of its own
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 log = logging.getLogger("cxgraph.edge")
+_compact = json.JSONEncoder(separators=(",", ":")).encode
 
 
 class Edge:
@@ -57,7 +58,7 @@ class Edge:
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         given = headers.get("x-request-id", "")
-        request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        request_id = given if _REQUEST_ID.match(given) else secrets.token_hex(16)
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         status: list[int] = []
@@ -117,8 +118,10 @@ class Edge:
                     "BATCH_NOT_ALLOWED"))  # fmt: skip
                 return
         try:
-            async with cx.watch.guard():  # an API key is read from the database
-                principal = await cx.authenticator.authenticate(headers)
+            principal = cx.authenticator.remembered(headers)  # no database: no watch needed
+            if principal is None:
+                async with cx.watch.guard():  # an API key is read from the database
+                    principal = await cx.authenticator.authenticate(headers)
         except Unauthenticated as exc:
             await answer(send, 401, error_body(str(exc), "UNAUTHENTICATED"),
                           [(b"www-authenticate", b'Bearer realm="cxgraph"')])  # fmt: skip
@@ -180,4 +183,4 @@ def _log_access(scope: Scope, state: dict[str, Any], status: list[int], seconds:
         "outcome": state.get("outcome"),
         "ms": round(seconds * 1000, 1),
     }
-    access_log.info(json.dumps(line, separators=(",", ":")))
+    access_log.info(_compact(line))

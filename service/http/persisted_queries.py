@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from service.http.asgi import answer, error_body, read_body, replay
 
 NOT_FOUND = "PersistedQueryNotFound"
+MARK = b"persistedQuery"  # in any request that uses the protocol, JSON or URL-encoded
 
 
 def request_of(scope: Scope, body: bytes) -> dict[str, Any] | None:
@@ -54,6 +55,9 @@ class PersistedQueries:
             await self.app(scope, receive, send)
             return
         read, receive = await read_body(receive)
+        if MARK not in (read or b"") and MARK not in scope.get("query_string", b""):
+            await self.app(scope, receive, send)  # not a persisted query: nothing to parse
+            return
         request = request_of(scope, read or b"")
         extensions = (request or {}).get("extensions")
         persisted = extensions.get("persistedQuery") if isinstance(extensions, dict) else None

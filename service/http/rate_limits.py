@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 from limits import RateLimitItem, RateLimitItemPerMinute
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.storage import RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 
+from service.http.local_rate_limit import LocalMovingWindow
 from service.settings import Settings
 
 log = logging.getLogger("cxgraph.limits")
@@ -36,7 +37,7 @@ class RateLimiter:
         budget = settings.rate_limit_cost_per_minute
         self.cost_item = RateLimitItemPerMinute(budget) if budget > 0 else None
         self.refused = 0
-        self._local = MovingWindowRateLimiter(MemoryStorage())
+        self._local = LocalMovingWindow()  # constant time per request (docs/adr/0024)
         self._shared: MovingWindowRateLimiter | None = None
         self._storage: Storage | None = None
         self._pool: aioredis.ConnectionPool | None = None
@@ -68,7 +69,7 @@ class RateLimiter:
         return await self._take(self.cost_item, f"cost:{credential_id}", cost)
 
     async def _take(self, item: RateLimitItem, key: str, amount: int) -> Verdict:
-        limiter = self._local
+        limiter: MovingWindowRateLimiter | LocalMovingWindow = self._local
         if self._shared is not None and not self._skipping():
             try:
                 allowed = await self._shared.hit(item, key, cost=amount)

@@ -11,6 +11,7 @@ VersionFeed), so no answer from before it is served again here.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections import OrderedDict
@@ -129,6 +130,7 @@ class ResponseCache:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self.documents = Documents()
+        self._requests: OrderedDict[tuple[str, bytes, bytes], Described | None] = OrderedDict()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = scope.get("state", {}).get("request")  # built by the edge
@@ -174,29 +176,60 @@ class ResponseCache:
         headers = dict(scope["headers"])
         if headers.get(b"x-cx-dry-run"):
             return PASS
-        request = request_of(scope, body)
-        if request is None or not isinstance(request.get("query"), str):
+        described = self._described(scope, body)
+        if described is None:
             return PASS
-        document = self.documents.get(request["query"])
-        name = request.get("operationName")
-        if document is None or not (name in document.queries or
-                                    (name is None and len(document.queries) == 1)):  # fmt: skip
-            return PASS  # a mutation, a syntax error, an ambiguous document
-        if request.get("extensions"):
-            return PASS
-        variables = request.get("variables") or {}
-        at_least = document.at_least(variables)
+        digest, name, canonical, at_least = described
         version = await cx.versions.get(principal.tenant, at_least)
         if at_least is not None and version < at_least:
             return PASS  # not reached: execution waits for it, or says so
-        canonical = json.dumps(variables, sort_keys=True, separators=(",", ":"))
         # The tenant's own settings (timezone, calendar, week start, ...) change answers to
         # the same document: read as execution reads them, so a change is never missed.
         tenant_settings = (await cx.tenants.get(principal.tenant)).cache_part()
-        parts = [str(SCHEMA_VERSION), principal.tenant, " ".join(sorted(principal.scopes)),
-                 document.digest, str(name), canonical, str(version),
-                 tenant_settings]  # fmt: skip
+        parts = [str(SCHEMA_VERSION), principal.tenant, _scopes(principal.scopes),
+                 digest, name, canonical, str(version), tenant_settings]  # fmt: skip
         return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+    def _described(self, scope: Scope, body: bytes) -> Described | None:
+        """What the key needs of a request, worked out once per distinct request text (a
+        dashboard sends the same bytes again and again): no JSON parsed on a repeat."""
+        text = (scope["method"], scope.get("query_string", b""), body)
+        if len(body) > MAX_REMEMBERED_BODY:
+            return _describe(scope, body, self.documents)
+        if text in self._requests:
+            self._requests.move_to_end(text)
+            return self._requests[text]
+        found = self._requests[text] = _describe(scope, body, self.documents)
+        if len(self._requests) > self.documents.size:
+            self._requests.popitem(last=False)
+        return found
+
+
+@functools.lru_cache(maxsize=1024)
+def _scopes(scopes: frozenset[str]) -> str:
+    return " ".join(sorted(scopes))
+
+
+Described = tuple[str, str, str, int | None]  # document digest, operation, variables, minimum
+MAX_REMEMBERED_BODY = 16_384
+
+
+def _describe(scope: Scope, body: bytes, documents: Documents) -> Described | None:
+    request = request_of(scope, body)
+    if request is None or not isinstance(request.get("query"), str):
+        return PASS
+    document = documents.get(request["query"])
+    name = request.get("operationName")
+    if document is None or not (name in document.queries or
+                                (name is None and len(document.queries) == 1)):  # fmt: skip
+        return PASS  # a mutation, a syntax error, an ambiguous document
+    if request.get("extensions"):
+        return PASS
+    variables = request.get("variables") or {}
+    if not isinstance(variables, dict):
+        return PASS  # execution answers the error
+    canonical = json.dumps(variables, sort_keys=True, separators=(",", ":"))
+    return document.digest, str(name), canonical, document.at_least(variables)
 
 
 def _revalidation(etag: bytes) -> list[tuple[bytes, bytes]]:

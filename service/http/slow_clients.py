@@ -10,8 +10,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Generator
+from typing import Any, TypeVar, cast
 
 from starlette.types import Message, Receive, Send
+
+T = TypeVar("T")
 
 
 class BodyTimeout(Exception):
@@ -35,8 +39,7 @@ def receive_within(receive: Receive, timeout_s: float) -> Receive:
         if body_done:
             return await receive()
         try:
-            async with asyncio.timeout_at(deadline):
-                message = await receive()
+            message: Message = await _by(deadline, receive())
         except TimeoutError:
             raise BodyTimeout(timeout_s) from None
         if message["type"] != "http.request" or not message.get("more_body", False):
@@ -47,11 +50,52 @@ def receive_within(receive: Receive, timeout_s: float) -> Receive:
 
 
 def send_within(send: Send, timeout_s: float) -> Send:
+    loop = asyncio.get_running_loop()
+
     async def sending(message: Message) -> None:
         try:
-            async with asyncio.timeout(timeout_s):
-                await send(message)
+            await _by(loop.time() + timeout_s, send(message))
         except TimeoutError:
             raise SendTimeout(timeout_s) from None
 
     return sending
+
+
+async def _by(deadline: float, step: Awaitable[T]) -> T:
+    """``await step`` under ``asyncio.timeout_at(deadline)`` — but a step that finishes
+    without waiting (a body already received, an answer the socket takes at once: nearly
+    every one) finishes without a timer being set and cancelled (docs/adr/0024)."""
+    steps = step.__await__()
+    try:
+        waiting_on = steps.send(None)
+    except StopIteration as done:
+        return cast(T, done.value)
+    async with asyncio.timeout_at(deadline):
+        return cast(T, await _Resumed(steps, waiting_on))
+
+
+class _Resumed:
+    """Goes on awaiting steps that have already begun (and wait on ``waiting_on``), exactly
+    as ``await`` would: what the task sends or throws in goes on to them."""
+
+    def __init__(self, steps: Generator[Any, Any, Any], waiting_on: Any) -> None:
+        self.steps, self.waiting_on = steps, waiting_on
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        steps, pending = self.steps, self.waiting_on
+        while True:
+            try:
+                sent = yield pending
+            except GeneratorExit:
+                steps.close()
+                raise
+            except BaseException as exc:  # a cancellation (the deadline) or another error
+                try:
+                    pending = steps.throw(exc)
+                except StopIteration as done:
+                    return done.value
+                continue
+            try:
+                pending = steps.send(sent)
+            except StopIteration as done:
+                return done.value

@@ -10,12 +10,14 @@ event loop runs); ``logging.shutdown`` at exit writes what is left.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import sys
 import time
-from typing import TextIO
+from typing import Any, TextIO
 
 FLUSH_S = 0.05
+DEFAULT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 NAME = "cxgraph.access"
 
 
@@ -27,10 +29,12 @@ class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            self._pending.append(self.format(record))
+            self.write_line(self.format(record))
         except Exception:
             self.handleError(record)
-            return
+
+    def write_line(self, line: str) -> None:
+        self._pending.append(line)
         if self._scheduled:
             return
         try:
@@ -63,17 +67,61 @@ class SecondCachingFormatter(logging.Formatter):
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         if datefmt is not None:
             return super().formatTime(record, datefmt)
-        second = int(record.created)
+        return self.asctime(record.created, record.msecs)
+
+    def asctime(self, created: float, msecs: float | None = None) -> str:
+        second = int(created)
         if second != self._second:
             self._second = second
-            self._text = time.strftime(self.default_time_format, self.converter(record.created))
-        return f"{self._text},{int(record.msecs):03d}"
+            self._text = time.strftime(self.default_time_format, self.converter(created))
+        if msecs is None:
+            msecs = (created - second) * 1000
+        return f"{self._text},{int(msecs):03d}"
+
+
+_installed: BatchingStreamHandler | None = None
+
+
+def emit(logger: logging.Logger, text: str) -> None:
+    """One access-log line: straight to the batching handler where it is installed (the
+    line it would have formatted, without a LogRecord), through ``logger`` otherwise."""
+    handler = _installed
+    if handler is None or not logger.isEnabledFor(logging.INFO):
+        logger.info(text)
+        return
+    now = time.time()
+    formatter = handler.formatter
+    assert isinstance(formatter, SecondCachingFormatter)
+    handler.write_line(f"{formatter.asctime(now)} INFO {logger.name} {text}")
+
+
+def json_object(fields: tuple[tuple[str, Any], ...]) -> str:
+    """``json.dumps(dict(fields), separators=(",", ":"))`` for str, int, float and None
+    values, built without the encoder's per-call set-up."""
+    parts = []
+    for name, value in fields:
+        if value is None:
+            text = "null"
+        elif isinstance(value, str):
+            text = _quoted(value)
+        elif isinstance(value, bool) or not isinstance(value, int | float):
+            text = json.dumps(value)
+        else:
+            text = float.__repr__(value) if isinstance(value, float) else int.__repr__(value)
+        parts.append(f'"{name}":{text}')
+    return "{" + ",".join(parts) + "}"
+
+
+_quoted: Any = json.encoder.encode_basestring_ascii
 
 
 def install(fmt: str) -> None:
     """Send the access log to a batching handler on stderr, with the root's format."""
+    global _installed
     handler = BatchingStreamHandler(sys.stderr)
     handler.setFormatter(SecondCachingFormatter(fmt))
     logger = logging.getLogger(NAME)
     logger.addHandler(handler)
     logger.propagate = False
+    if fmt == DEFAULT_FORMAT:  # lines it can write without a LogRecord
+        _installed = handler

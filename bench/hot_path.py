@@ -4,7 +4,7 @@
 on one machine, on loopback: an embedded SecantusDB in a child process and ``cxgraph serve``
 (uvicorn, one process) in another.
 
-1. **Import** ``CX_BENCH_RESPONSES`` survey responses (default 400,000; 4 answers each, 90
+1. **Import** ``BENCH_RESPONSES`` survey responses (default 400,000; 4 answers each, 90
    days, 4 segments, 2 journeys, 5 channels) through ``POST /ingest/survey-responses``, the
    way a partner back-fills, after their 5,000 customers.
 2. **First query after the import** — ``breakdown(NPS, by: [SEGMENT])`` over the 90 days,
@@ -20,7 +20,7 @@ on one machine, on loopback: an embedded SecantusDB in a child process and ``cxg
    returns the same bytes; with 8 connections (throughput, p50/p99) and with 1 (mean
    latency, against the uncached server's for the cached/uncached ratio).
 
-``CX_BENCH_RESPONSES=20000 CX_BENCH_WRK_SECONDS=5 python -m bench.hot_path`` is a quick run
+``BENCH_RESPONSES=20000 BENCH_WRK_SECONDS=5 python -m bench.hot_path`` is a quick run
 (about 3 minutes); the full one takes about 15 minutes on a 2-core machine.
 """
 
@@ -358,8 +358,8 @@ def markdown(r: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    size = int(os.environ.get("CX_BENCH_RESPONSES", "400000"))
-    seconds = int(os.environ.get("CX_BENCH_WRK_SECONDS", "15"))
+    size = int(os.environ.get("BENCH_RESPONSES", "400000"))
+    seconds = int(os.environ.get("BENCH_WRK_SECONDS", "15"))
     began = time.perf_counter()
     result = run(size, seconds)
     print(markdown(result))

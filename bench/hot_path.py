@@ -47,7 +47,7 @@ from typing import Any
 import httpx
 
 from bench.load import HOST, ROOT, cli, free_port, wait_ready
-from service.embedded import EmbeddedMongo
+from devtools.embedded import EmbeddedMongo
 
 TENANT = "default"
 SEGMENTS = [["consumer"], ["smb"], ["enterprise"], ["consumer", "vip"]]
@@ -132,7 +132,7 @@ def _server(env: dict[str, str], log: Path, *command: str) -> Iterator[str]:
     port = free_port()
     server_env = {**env, "CX_HOST": HOST, "CX_PORT": str(port)}
     with log.open("ab") as out:
-        args = list(command) or ["-m", "service.cli", "serve"]
+        args = list(command) or ["-m", "service.cli.main", "serve"]
         proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=server_env,
                                 stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
         try:

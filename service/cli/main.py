@@ -22,8 +22,8 @@ def serve(settings: Settings, host: str, port: int) -> None:
 
     import uvicorn
 
-    from service.http.app import create_app
     from service.http import access_log
+    from service.http.app import create_app
     from service.http.shutdown import GracefulServer, Lifecycle
 
     access_log.install(LOG_FORMAT)  # lines written in batches, not one system call each

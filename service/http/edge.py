@@ -14,10 +14,10 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.http import access_log as access_lines
 from service.auth.authenticator import Unauthenticated
 from service.domain.principal import Scope as Permission
 from service.domain.request import RequestScope
+from service.http import access_log as access_lines
 from service.http.asgi import answer, error_body, read_body
 from service.http.graphiql import ASSETS_PATH
 from service.http.slow_clients import BodyTimeout, SendTimeout, receive_within, send_within

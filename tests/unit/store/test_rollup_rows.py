@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from service.metrics.timeframe import slot_count, slot_of
+from service.domain.metrics.timeframe import slot_count, slot_of
 from service.store import rollup_chunks, rollup_format, rollup_slots, rollups
 from service.store.rollup_format import PackedDay
 from service.store.rollup_rows import Rows

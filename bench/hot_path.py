@@ -183,14 +183,18 @@ async def _mark_all_days_written(uri: str) -> None:
 
     mongo = connect(Settings(mongo_uri=uri, mongo_db="bench"))
     try:
-        days = {(END - timedelta(days=d + 1)).date().isoformat() for d in range(DAYS + 1)}
-        await rollups.bump_days(mongo, TENANT, days, ZoneInfo("UTC"))
+        await rollups.bump_days(mongo, TENANT, _window_days(), ZoneInfo("UTC"))
     finally:
         await mongo.close()
 
 
+def _window_days() -> list[str]:
+    """The tenant-local (UTC) days the query's window covers."""
+    return [(END - timedelta(days=d + 1)).date().isoformat() for d in range(DAYS)]
+
+
 def _wait_caught_up(uri: str, timeout_s: float = 1800) -> float:
-    """Seconds until every written day is materialised (the server stores in the
+    """Seconds until every day of the window is materialised (the server stores in the
     background what a query did not wait for)."""
     import pymongo
 
@@ -198,8 +202,8 @@ def _wait_caught_up(uri: str, timeout_s: float = 1800) -> float:
     with pymongo.MongoClient(uri) as client:
         while True:
             state = client["bench"]["rollup_state"].find_one({"_id": TENANT}) or {}
-            done = state.get("materialized", {})
-            if all(done.get(d, 0) >= v for d, v in state.get("written", {}).items()):
+            done, written = state.get("materialized", {}), state.get("written", {})
+            if all(done.get(d, 0) >= written.get(d, 0) for d in _window_days()):
                 return time.perf_counter() - began
             if time.perf_counter() - began > timeout_s:
                 raise TimeoutError("the rollups were not stored in time")

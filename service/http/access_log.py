@@ -100,15 +100,17 @@ def json_object(fields: tuple[tuple[str, Any], ...]) -> str:
     values, built without the encoder's per-call set-up."""
     parts = []
     for name, value in fields:
-        if value is None:
-            text = "null"
-        elif isinstance(value, str):
-            text = _quoted(value)
-        elif isinstance(value, bool) or not isinstance(value, int | float):
-            text = json.dumps(value)
+        kind = type(value)
+        if kind is str:
+            parts.append(f'"{name}":{_quoted(value)}')
+        elif value is None:
+            parts.append(f'"{name}":null')
+        elif kind is int:
+            parts.append(f'"{name}":{int.__repr__(value)}')
+        elif kind is float:
+            parts.append(f'"{name}":{float.__repr__(value)}')
         else:
-            text = float.__repr__(value) if isinstance(value, float) else int.__repr__(value)
-        parts.append(f'"{name}":{text}')
+            parts.append(f'"{name}":{json.dumps(value)}')
     return "{" + ",".join(parts) + "}"
 
 

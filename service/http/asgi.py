@@ -21,7 +21,12 @@ def error_body(message: str, code: str, **extensions: Any) -> bytes:
 
 async def read_body(receive: Receive, limit: int | None = None) -> tuple[bytes | None, Receive]:
     """The whole body (None as soon as it passes ``limit``: nothing more is read), and a
-    receive that hands it on again."""
+    receive that hands it on again. A body an outer layer read already is handed on as it
+    is, without reading or copying it again (docs/adr/0024)."""
+    if isinstance(receive, _Replay) and not receive.sent:
+        if limit is not None and len(receive.body) > limit:
+            return None, receive
+        return receive.body, receive
     chunks, size = [], 0
     while True:
         message = await receive()
@@ -40,18 +45,22 @@ async def read_body(receive: Receive, limit: int | None = None) -> tuple[bytes |
 
 def replay(body: bytes, then: Receive | None = None) -> Receive:
     """A receive that gives ``body`` once, then whatever ``then`` gives (or a disconnect)."""
-    sent = False
+    return _Replay(body, then)
 
-    async def replaying() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        if then is None:
+
+class _Replay:
+    __slots__ = ("body", "sent", "then")
+
+    def __init__(self, body: bytes, then: Receive | None) -> None:
+        self.body, self.then, self.sent = body, then, False
+
+    async def __call__(self) -> Message:
+        if not self.sent:
+            self.sent = True
+            return {"type": "http.request", "body": self.body, "more_body": False}
+        if self.then is None:
             return {"type": "http.disconnect"}
-        return await then()
-
-    return replaying
+        return await self.then()
 
 
 def with_headers(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:

@@ -271,8 +271,8 @@ class Ingestor:
             )
         elif days:
             await rollups.bump_days(self.mongo, tenant, days, tz)
-            if self.on_days_written is not None:
-                self.on_days_written(tenant, days)
+        if days and self.on_days_written is not None:
+            self.on_days_written(tenant, days)
         if customers_changed:
             return self._seen(
                 tenant, await tenants.bump_data_and_customers_version(self.mongo, tenant)

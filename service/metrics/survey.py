@@ -140,9 +140,7 @@ async def rollup_histograms(
     fresh = [d for d in whole if current.written.get(d) and d not in stale]
     fresh_cut = [d for d in cut if current.written.get(d) and d not in stale]
 
-    computed = await rollups.materialize(
-        mongo, tenant, tenant_tz, sorted(stale), current, family=family
-    )
+    computed = await rollups.materialize(mongo, tenant, tenant_tz, sorted(stale), current, family)
     stored_whole, stored_cut, edge_cells = await asyncio.gather(
         rollups.read(mongo, tenant, family, fresh, current),
         rollups.read(mongo, tenant, family, fresh_cut, current, slots=True),

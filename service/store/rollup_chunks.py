@@ -26,6 +26,7 @@ from bson import Binary
 
 from service.domain.metrics.cells import CellKey
 from service.domain.metrics.timeframe import Window, slot_of
+from service.store import document_cells
 from service.store.client import Mongo, to_list
 from service.store.indexes import ROLLUP_CHUNKS
 from service.store.rollup_rows import Rows
@@ -47,7 +48,7 @@ class Chunk:
 
 def build(docs: Iterable[dict[str, Any]], tz: ZoneInfo, day_window: Any) -> Chunk:
     """Rows of the documents a batch inserted (as stored), cut in the tenant's days."""
-    rows = Rows()
+    tally: document_cells.Tally = {}
     windows: dict[str, Window] = {}
     for doc in docs:
         at = doc["submittedAt"]
@@ -55,7 +56,9 @@ def build(docs: Iterable[dict[str, Any]], tz: ZoneInfo, day_window: Any) -> Chun
         window = windows.get(day)
         if window is None:
             window = windows[day] = day_window(day, tz)
-        rows.add_document(doc, day, slot_of(at, window))
+        document_cells.add_document(tally, doc, (day, slot_of(at, window)))
+    rows = Rows()
+    rows.add_tally(tally)
     return Chunk(rows, tz)
 
 
@@ -111,13 +114,13 @@ def decode_into(rows: Rows, blob: bytes, wanted: set[str]) -> None:
 def key_text(family: str, k: CellKey) -> str:
     """A key as one JSON string: chunks' key tables are lists of them, looked up whole."""
     row = [family, list(k.segments), k.journey, k.stage, k.channel, list(k.components),
-           k.scale[0], k.scale[1]]  # fmt: skip
+           k.scale[0], k.scale[1], k.high_is_easy]  # fmt: skip
     return json.dumps(row, separators=(",", ":"))
 
 
 def key_of_text(text: str) -> tuple[str, CellKey]:
-    f, s, j, st, ch, co, lo, hi = json.loads(text)
-    return f, CellKey(tuple(s), j, st, ch, tuple(co), (lo, hi))
+    f, s, j, st, ch, co, lo, hi, easy = json.loads(text)
+    return f, CellKey(tuple(s), j, st, ch, tuple(co), (lo, hi), easy)
 
 
 async def store(

@@ -15,14 +15,14 @@ import json
 import struct
 import zlib
 from array import array
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from service.domain.metrics.cells import RESPONSE, CellKey
+from service.domain.metrics.cells import CellKey
+from service.store.document_cells import RawKey, Tally
 from service.store.rollup_format import MAX_DENSE_WIDTH, PackedDay
 from service.store.rollup_slots import PackedSlots
 
@@ -49,7 +49,7 @@ class Rows:
     def __init__(self) -> None:
         self.keys: list[FamilyKey] = []
         self._key_ids: dict[FamilyKey, int] = {}
-        self._raw_ids: dict[tuple[Any, ...], int] = {}  # a document's fields -> key id
+        self._raw_ids: dict[tuple[str, RawKey], int] = {}  # a tallied key -> key id
         self._text_ids: dict[str, int] = {}  # a key's JSON text -> key id
         self.days: list[str] = []
         self._day_ids: dict[str, int] = {}
@@ -93,35 +93,28 @@ class Rows:
 
     # -- adding -------------------------------------------------------------------------------
 
-    def add_document(self, doc: dict[str, Any], day: str, slot: int) -> None:
-        """One response's answers and the response itself: the cells of
-        ``survey_cells.add_document``, as rows."""
-        d = self.day_id(day)
-        segments = tuple(doc.get("segments") or ())
-        journey, stage, channel = doc.get("journey"), doc.get("stage"), doc.get("channel")
-        components: set[str] = set()
+    def add_tally(self, tally: Tally) -> None:
+        """Cells counted by ``document_cells.add_document`` with (day, slot) as the period:
+        the very cells materialisation counts, as rows."""
         ids = self._raw_ids
-        for answer in doc.get("answers") or ():
-            component = answer.get("component")
-            if component:
-                components.add(component)
-            scale = answer["scale"]
-            raw = (answer["metric"], segments, journey, stage, channel, component,
-                   scale["min"], scale["max"])  # fmt: skip
-            k = ids.get(raw)
-            if k is None:
-                key = CellKey(segments, journey, stage, channel,
-                              (component,) if component else (),
-                              (int(scale["min"]), int(scale["max"])))  # fmt: skip
-                k = ids[raw] = self.key_id((answer["metric"], key))
-            self._append(d, k, slot, answer["value"])
-        kinds = tuple(sorted(components))
-        whole = (RESPONSE, segments, journey, stage, channel, kinds)
-        k = ids.get(whole)
-        if k is None:
-            key = CellKey(segments, journey, stage, channel, kinds, (0, 1))
-            k = ids[whole] = self.key_id((RESPONSE, key))
-        self._append(d, k, slot, 1)
+        days, keys, slots, values, counts = [], [], [], [], []
+        for ((day, slot), family), cells in tally.items():
+            d = self.day_id(day)
+            for raw, hist in cells.items():
+                k = ids.get((family, raw))
+                if k is None:
+                    k = ids[(family, raw)] = self.key_id((family, CellKey(*raw)))
+                for value, count in hist.items():
+                    days.append(d)
+                    keys.append(k)
+                    slots.append(slot)
+                    values.append(value)
+                    counts.append(count)
+        if days:
+            self.add_block(np.array(days, dtype=np.int64), np.array(keys, dtype=np.int64),
+                           np.array(slots, dtype=np.int64),
+                           np.array(values, dtype=np.float64),
+                           np.array(counts, dtype=np.int64))  # fmt: skip
 
     def _append(self, day: int, key: int, slot: int, value: float) -> None:
         self._day.append(day)
@@ -372,21 +365,22 @@ def _q(values: I64) -> array[int]:
     return out
 
 
-def _key_fragment(k: CellKey) -> str:
-    """A key's row in the day's key table, less its offset and closing bracket."""
+def _key_fragment(k: CellKey) -> tuple[str, str]:
+    """A key's row in the day's key table (``rollup_format``: the offset comes between the
+    scale and the direction), before and after its offset."""
     row = [list(k.segments), k.journey, k.stage, k.channel, list(k.components),
            k.scale[0], k.scale[1]]  # fmt: skip
-    return json.dumps(row, separators=(",", ":"))[:-1] + ","
+    return json.dumps(row, separators=(",", ":"))[:-1] + ",", f",{json.dumps(k.high_is_easy)}]"
 
 
 def _pack_day(
-    fragments: list[str],
+    fragments: list[tuple[str, str]],
     offsets: list[int],
     counts: I64,
     sparse: dict[int, list[tuple[float, int]]],
 ) -> bytes:
-    rows = ",".join(f"{fragment}{offset}]" for fragment, offset in zip(fragments, offsets,
-                                                                       strict=True))  # fmt: skip
+    pairs = zip(fragments, offsets, strict=True)
+    rows = ",".join(f"{head}{offset}{tail}" for (head, tail), offset in pairs)
     table = {str(i): [[v, c] for v, c in pairs] for i, pairs in sparse.items()}
     header = f'{{"k":[{rows}],"s":{json.dumps(table, separators=(",", ":"))}}}'.encode()
     body = _DAY_HEADER.pack(len(header)) + header + counts.astype("<i8").tobytes()
@@ -406,10 +400,3 @@ def _pack_slots(
     body = (header + starts.tobytes() + key_index.tobytes() + offsets.tobytes() + text
             + counts.astype("<i8").tobytes())  # fmt: skip
     return zlib.compress(body, 1)
-
-
-def documents_to_rows(
-    rows: Rows, docs: Iterable[dict[str, Any]], day: str, slot_of: Callable[[Any], int]
-) -> None:
-    for doc in docs:
-        rows.add_document(doc, day, slot_of(doc["submittedAt"]))

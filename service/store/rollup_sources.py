@@ -29,11 +29,17 @@ import pymongo
 
 from service.domain.metrics.cells import CellFilter
 from service.domain.metrics.timeframe import Window, day_start, slot_of
-from service.store import rollup_chunks, rollup_format, rollup_slots, write_intents
+from service.store import (
+    document_cells,
+    rollup_chunks,
+    rollup_format,
+    rollup_slots,
+    write_intents,
+)
 from service.store.client import Doc, Mongo, to_list
 from service.store.indexes import METRIC_ROLLUPS, SURVEY_RESPONSES
 from service.store.rollup_rows import Rows
-from service.store.survey_cells import SCAN_CONCURRENCY, _response_match
+from service.store.survey_cells import _SCAN_PROJECTION, SCAN_CONCURRENCY, _response_match
 
 WrittenReader = Callable[[], Awaitable[dict[str, int]]]
 
@@ -133,16 +139,13 @@ async def _scan(
                 docs = await to_list(mongo[SURVEY_RESPONSES].find(
                     _response_match(tenant, window, CellFilter()), _SCAN_PROJECTION
                 ))  # fmt: skip
+        tally: document_cells.Tally = {}
         for doc in docs:
-            rows.add_document(doc, day, slot_of(doc["submittedAt"], window))
+            document_cells.add_document(tally, doc, (day, slot_of(doc["submittedAt"], window)))
+        rows.add_tally(tally)
 
     await asyncio.gather(*(scan(day) for day in days))
     if not quiet_before or await write_intents.any_open(mongo, tenant):
         return False
     written = await read_written()
     return all(written.get(d, 0) == versions[d] for d in days)
-
-
-_SCAN_PROJECTION = {"_id": 0, "segments": 1, "journey": 1, "stage": 1, "channel": 1,
-                    "submittedAt": 1, "answers.metric": 1, "answers.value": 1,
-                    "answers.scale": 1, "answers.component": 1}  # fmt: skip

@@ -268,6 +268,6 @@ async def test_a_large_materialisation_answers_first_and_stores_after(
     state = await rollups.state(app.state.cx.mongo, TENANT)
     assert state.stale(state.written) == []
     families = {d["family"] for d in await all_docs(db.metric_rollups)}
-    assert families == {"NPS", "CSAT", "COMPONENT", "RESPONSE"}
+    assert {"NPS", "CSAT", "COMPONENT", "RESPONSE"} <= families
     await assert_auto_equals_raw(client)
     await no_drift(app)

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from service.domain.metrics.timeframe import slot_count, slot_of
-from service.store import rollup_chunks, rollup_format, rollup_slots, rollups
+from service.store import document_cells, rollup_chunks, rollup_format, rollup_slots, rollups
 from service.store.rollup_format import PackedDay
 from service.store.rollup_rows import Rows
 from service.store.rollup_slots import PackedSlots
@@ -29,35 +29,40 @@ def documents(n: int, seed: int) -> list[dict[str, Any]]:
             {"metric": "NPS", "value": rng.randint(0, 10), "scale": {"min": 0, "max": 10},
              "component": None},
             {"metric": "CES", "value": rng.choice([1, 2.5, 3, 7]), "scale": {"min": 1, "max": 7},
-             "component": rng.choice([None, "PRICE"])},
+             "component": rng.choice([None, "PRICE"]), "highIsEasy": rng.choice([True, False])},
             {"metric": "WIDE", "value": rng.randint(0, 5000), "scale": {"min": 0, "max": 5000},
              "component": None},
+            {"metric": "NPS", "value": rng.randint(0, 10), "scale": {"min": 0, "max": 10},
+             "component": rng.choice([None, "PEOPLE"])},  # two NPS answers: their mean
         ]  # fmt: skip
         out.append({
             "segments": rng.choice([[], ["a"], ["a", "b"]]), "journey": rng.choice(["j", None]),
             "stage": "s", "channel": rng.choice(["WEB", "EMAIL"]),
             "submittedAt": datetime(2026, 3, 7, tzinfo=UTC)
             + timedelta(seconds=rng.randrange(3 * 86400)),
-            "answers": answers[: rng.randint(0, 3)],
+            "answers": rng.sample(answers, rng.randint(0, 4)),
         })  # fmt: skip
     return out
 
 
-def expected(docs: list[dict[str, Any]], tz: ZoneInfo) -> Counter[tuple[Any, ...]]:
-    """(day, family, segments, journey, stage, channel, components, scale, slot, value) -> n"""
-    out: Counter[tuple[Any, ...]] = Counter()
+def tally_of(docs: list[dict[str, Any]], tz: ZoneInfo) -> document_cells.Tally:
+    """What materialisation counts (``document_cells``, checked against the oracle
+    elsewhere), per (day, slot)."""
+    tally: document_cells.Tally = {}
     for doc in docs:
         day = doc["submittedAt"].astimezone(tz).date().isoformat()
         slot = slot_of(doc["submittedAt"], rollups.day_window(day, tz))
-        dims = (tuple(doc["segments"]), doc["journey"], doc["stage"], doc["channel"])
-        components = set()
-        for a in doc["answers"]:
-            if a["component"]:
-                components.add(a["component"])
-            scale = (a["scale"]["min"], a["scale"]["max"])
-            own = (a["component"],) if a["component"] else ()
-            out[(day, a["metric"], *dims, own, scale, slot, a["value"])] += 1
-        out[(day, "RESPONSE", *dims, tuple(sorted(components)), (0, 1), slot, 1)] += 1
+        document_cells.add_document(tally, doc, (day, slot))
+    return tally
+
+
+def expected(docs: list[dict[str, Any]], tz: ZoneInfo) -> Counter[tuple[Any, ...]]:
+    """(day, family, segments, journey, stage, channel, components, scale, easy, slot, value)"""
+    out: Counter[tuple[Any, ...]] = Counter()
+    for ((day, slot), family), cells in tally_of(docs, tz).items():
+        for raw, hist in cells.items():
+            for value, count in hist.items():
+                out[(day, family, *raw, slot, value)] += count
     return out
 
 
@@ -66,7 +71,15 @@ def counted(day: str, family: str, cells: PackedDay, slots: PackedSlots) -> Coun
     for s in range(len(slots.starts) - 1):
         for e in range(slots.starts[s], slots.starts[s + 1]):
             k = cells.keys[slots.key_index[e]]
-            dims = (k.segments, k.journey, k.stage, k.channel, k.components, k.scale)
+            dims = (
+                k.segments,
+                k.journey,
+                k.stage,
+                k.channel,
+                k.components,
+                k.scale,
+                k.high_is_easy,
+            )
             if slots.offsets[e] < 0:
                 for v, c in slots.sparse[e]:
                     out[(day, family, *dims, s, v)] += c
@@ -90,7 +103,7 @@ def cells_counted(day: str, family: str, cells: PackedDay) -> Counter[tuple[Any,
         k = cell.key
         for v, c in cell.hist.items():
             out[(day, family, k.segments, k.journey, k.stage, k.channel, k.components,
-                 k.scale, v)] += c  # fmt: skip
+                 k.scale, k.high_is_easy, v)] += c  # fmt: skip
     return out
 
 
@@ -99,9 +112,7 @@ def test_packed_rows_equal_a_plain_count(zone: str) -> None:
     tz = ZoneInfo(zone)
     docs = documents(2000, seed=len(zone))
     rows = Rows()
-    for doc in docs:
-        day = doc["submittedAt"].astimezone(tz).date().isoformat()
-        rows.add_document(doc, day, slot_of(doc["submittedAt"], rollups.day_window(day, tz)))
+    rows.add_tally(tally_of(docs, tz))
     packed = rows.pack(lambda day: slot_count(rollups.day_window(day, tz)))
     got: Counter[tuple[Any, ...]] = Counter()
     for (day, family), p in packed.items():

@@ -72,8 +72,8 @@ lock: install
 schema: install
 	$(BIN)/cxgraph schema export > schema.graphql
 
-## Benchmarks: ratios measured in one run, written to docs/benchmarks.md (about an hour;
-## BENCH_RESPONSES=20000 for a quick run; the hot-path section needs wrk: apt-get install -y wrk)
+## Benchmarks: ratios measured in one run, written to docs/benchmarks.md (an hour or so: its 400,000-
+## response hot-path part alone took 7 minutes on 2 shared cores; BENCH_RESPONSES=20000 for a quick run; the hot-path section needs wrk: apt-get install -y wrk)
 bench: install
 	$(BIN)/python -m bench.report
 

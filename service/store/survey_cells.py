@@ -13,14 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import Any
-from zoneinfo import ZoneInfo
-
-import pymongo
 
 from service.domain.metrics.cells import RESPONSE, Cell, CellFilter, CellKey, per_component
-from service.domain.metrics.timeframe import Window, slot_of
-from service.store import document_cells
-from service.store.client import Doc, Mongo, aggregate, to_list
+from service.domain.metrics.timeframe import Window
+from service.store.client import Doc, Mongo, aggregate
 from service.store.indexes import SURVEY_RESPONSES
 
 SCAN_CONCURRENCY = 3  # reads in flight at once: more only queue on the embedded server
@@ -233,31 +229,3 @@ _SCAN_PROJECTION = {"_id": 0, "segments": 1, "journey": 1, "stage": 1, "channel"
                     "submittedAt": 1, "answers.metric": 1, "answers.value": 1,
                     "answers.scale": 1, "answers.component": 1,
                     "answers.highIsEasy": 1}  # fmt: skip
-
-
-async def scan_by_slot(
-    mongo: Mongo, tenant: str, days: list[Window], tz: ZoneInfo
-) -> dict[tuple[PeriodKey, str], dict[CellKey, Cell]]:
-    """Every family's cells per (tenant-local day, quarter-hour slot of that day), from the
-    raw documents of ``days``.
-
-    Reading the documents and aggregating here is several times faster on SecantusDB than
-    ``$unwind``/``$group``. SecantusDB builds a find's whole result before the first batch,
-    so the read goes one day at a time (a few days at once), each under the aggregation
-    budget rather than the socket timeout.
-    """
-    out: document_cells.Tally = {}
-    limit = asyncio.Semaphore(SCAN_CONCURRENCY)
-
-    async def scan(day: Window) -> None:
-        async with limit:
-            with pymongo.timeout(mongo.query_timeout_s):
-                docs = await to_list(mongo[SURVEY_RESPONSES].find(
-                    _response_match(tenant, day, CellFilter()), _SCAN_PROJECTION
-                ))  # fmt: skip
-        name = day.start.astimezone(tz).date().isoformat()
-        for doc in docs:
-            document_cells.add_document(out, doc, (name, slot_of(doc["submittedAt"], day)))
-
-    await asyncio.gather(*(scan(day) for day in days))
-    return document_cells.to_cells(out)

@@ -34,7 +34,7 @@ def main() -> None:
     app = build(Path(sys.argv[1]).read_bytes())
     uvicorn.run(app, host=os.environ.get("CX_HOST", "127.0.0.1"),
                 port=int(os.environ["CX_PORT"]), log_level=os.environ.get("CX_LOG_LEVEL", "info"),
-                server_header=False)  # fmt: skip
+                server_header=False, access_log=False)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ def serve(settings: Settings, host: str, port: int) -> None:
         log_level=settings.log_level,
         timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_s),
         server_header=False,
+        access_log=False,  # the edge writes one richer line per request (service/http/edge.py)
         ws_max_size=settings.max_body_bytes,  # a WebSocket message is bounded like a body
     )
     GracefulServer(config, lifecycle, settings.shutdown_delay_s).run()

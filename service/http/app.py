@@ -36,6 +36,7 @@ from service.http.db_guard import DatabaseGuard
 from service.http.edge import Edge
 from service.http.graphiql import ASSETS_DIR, ASSETS_PATH, graphiql_html
 from service.http.health import livez, prometheus_metrics, readyz
+from service.http.hit_path import answer_from_memory, takes
 from service.http.ndjson import ingest_ndjson
 from service.http.observability import (
     CountingIngestor,
@@ -47,7 +48,7 @@ from service.http.observability import (
 from service.http.persisted_queries import PersistedQueries
 from service.http.query_allow_list import OnlyRegisteredQueries, RegisteredQueries
 from service.http.rate_limits import RateLimiter
-from service.http.response_cache import ResponseCache, ResponseCacheStats
+from service.http.response_cache import ResponseCache, ResponseCacheStats, ResponseKeys
 from service.http.shutdown import Lifecycle
 from service.http.websocket import LiveHandler, LiveSocket, live_context, on_connect
 from service.ingest.service import Ingestor
@@ -88,6 +89,9 @@ class AppState:
     live: LiveHub
     webhooks: Webhooks
     response_stats: ResponseCacheStats = field(default_factory=ResponseCacheStats)
+    response_keys: ResponseKeys = field(default_factory=ResponseKeys)
+    hit_path: bool = False  # repeated queries answered before the stack (service/http/hit_path.py)
+    cors: bool = False  # CX_CORS_ORIGINS set
     indexes_ready: bool = False
     background: set[asyncio.Task[None]] = field(default_factory=set)
     registered_queries: RegisteredQueries | None = None
@@ -146,6 +150,18 @@ class CxGraphQL(GraphQL[RequestContext, None]):
         )
         request.state.cx_context = context
         return context
+
+
+class CxApp(Starlette):
+    """Starlette, with a repeated query answered from memory before its middleware stack."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            scope["app"] = self
+            receive = await answer_from_memory(self, scope, receive, send)
+            if receive is None:
+                return
+        await super().__call__(scope, receive, send)
 
 
 def _origins(settings: Settings) -> list[str]:
@@ -292,6 +308,7 @@ def create_app(
             webhooks=Webhooks(mongo, settings, metrics, tenant_dir, versions),
         )
         state.registered_queries = RegisteredQueries(mongo)
+        state.hit_path, state.cors = takes(state), bool(_origins(settings))
         _start_warmer(state, coordination)
         coordination.state = state
         state.ingestor.announcer = state.webhooks.outbox  # a write records its deliveries
@@ -352,7 +369,7 @@ def create_app(
     ]
     if settings.graphiql:
         routes.append(Mount(ASSETS_PATH, StaticFiles(directory=ASSETS_DIR)))
-    app = Starlette(
+    app = CxApp(
         routes=routes,
         # Outermost first: the refusal counter sees the edge's 401/413/429 answers; the
         # database guard answers a database failure that escapes (authentication) UNAVAILABLE.

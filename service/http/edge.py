@@ -20,6 +20,7 @@ from service.domain.request import RequestScope
 from service.http import access_log as access_lines
 from service.http.asgi import answer, error_body, read_body
 from service.http.graphiql import ASSETS_PATH
+from service.http.rate_limits import Verdict
 from service.http.slow_clients import BodyTimeout, SendTimeout, receive_within, send_within
 from service.http.websocket import websocket_edge
 
@@ -56,27 +57,24 @@ class Edge:
         try:
             await self._serve(scope, receive, send)
         except BaseException as exc:
-            timeout = _send_timeout(exc)
+            timeout = send_timeout_of(exc)
             if timeout is None:
                 raise
-            # uvicorn closes the connection of an answer left incomplete.
-            log.warning("%s %s: %s; dropping the connection", scope["method"],
-                        scope["path"], timeout)  # fmt: skip
+            dropping(scope, timeout)
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        given = headers.get("x-request-id", "")
-        request_id = given if _REQUEST_ID.match(given) else _new_request_id()
+        headers = headers_of(scope)
+        request_id = request_id_of(headers)
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         status: list[int] = []
         began = time.perf_counter()
         try:
-            await self._handle(scope, receive, _with_request_id(send, request_id, status),
+            await self._handle(scope, receive, with_request_id(send, request_id, status),
                                headers, state)  # fmt: skip
         finally:
             if scope["path"] not in OPEN_PATHS:
-                _log_access(scope, state, status, time.perf_counter() - began)
+                log_access(scope, state, status, time.perf_counter() - began)
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send,
                       headers: dict[str, str], state: dict[str, Any]) -> None:  # fmt: skip
@@ -111,8 +109,7 @@ class Edge:
             try:
                 buffered, receive = await read_body(receive, settings.max_body_bytes)
             except BodyTimeout as slow:
-                await answer(send, 408, error_body(f"{slow} (CX_BODY_TIMEOUT_S)",
-                                                   "REQUEST_TIMEOUT"))  # fmt: skip
+                await refuse_slow_body(send, slow)
                 return
             if buffered is None:
                 limit = settings.max_body_bytes
@@ -140,10 +137,7 @@ class Edge:
             return
         verdict = await cx.rate_limiter.hit(principal.credential_id)
         if not verdict.allowed:
-            await answer(send, 429, error_body(
-                f"too many requests for this credential; retry in {verdict.retry_after_s} s",
-                "RATE_LIMITED", retryAfterSeconds=verdict.retry_after_s),
-                [(b"retry-after", str(verdict.retry_after_s).encode())])  # fmt: skip
+            await refuse_rate(send, verdict)
             return
         # The request's answer is due within the budget a query may take (CX_MONGO_QUERY_TIMEOUT_S).
         deadline = time.monotonic() + settings.mongo_query_timeout_s
@@ -151,19 +145,45 @@ class Edge:
         await self.app(scope, receive, send)
 
 
-def _send_timeout(exc: BaseException) -> SendTimeout | None:
+def headers_of(scope: Scope) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+
+
+def request_id_of(headers: dict[str, str]) -> str:
+    """The caller's X-Request-Id when it is a sane one, else a new id."""
+    given = headers.get("x-request-id", "")
+    return given if _REQUEST_ID.match(given) else _new_request_id()
+
+
+async def refuse_slow_body(send: Send, slow: BodyTimeout) -> None:
+    await answer(send, 408, error_body(f"{slow} (CX_BODY_TIMEOUT_S)", "REQUEST_TIMEOUT"))
+
+
+async def refuse_rate(send: Send, verdict: Verdict) -> None:
+    await answer(send, 429, error_body(
+        f"too many requests for this credential; retry in {verdict.retry_after_s} s",
+        "RATE_LIMITED", retryAfterSeconds=verdict.retry_after_s),
+        [(b"retry-after", str(verdict.retry_after_s).encode())])  # fmt: skip
+
+
+def dropping(scope: Scope, timeout: SendTimeout) -> None:
+    # uvicorn closes the connection of an answer left incomplete.
+    log.warning("%s %s: %s; dropping the connection", scope["method"], scope["path"], timeout)
+
+
+def send_timeout_of(exc: BaseException) -> SendTimeout | None:
     """The SendTimeout behind ``exc``, also from inside a task group's exception group."""
     if isinstance(exc, SendTimeout):
         return exc
     if isinstance(exc, BaseExceptionGroup):
         for inner in exc.exceptions:
-            found = _send_timeout(inner)
+            found = send_timeout_of(inner)
             if found is not None:
                 return found
     return None
 
 
-def _with_request_id(send: Send, request_id: str, status: list[int]) -> Send:
+def with_request_id(send: Send, request_id: str, status: list[int]) -> Send:
     async def sending(message: Message) -> None:
         if message["type"] == "http.response.start":
             status.append(message["status"])
@@ -174,7 +194,7 @@ def _with_request_id(send: Send, request_id: str, status: list[int]) -> Send:
     return sending
 
 
-def _log_access(scope: Scope, state: dict[str, Any], status: list[int], seconds: float) -> None:
+def log_access(scope: Scope, state: dict[str, Any], status: list[int], seconds: float) -> None:
     """One JSON line per request: who, for which tenant, what, at what cost, how it ended.
     Never the key or the token: the credential's id only."""
     request = state.get("request")

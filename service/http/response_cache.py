@@ -33,9 +33,11 @@ from graphql.language import VariableNode, Visitor
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.cache.metric_cache import BoundedMemoryCache
+from service.domain.principal import Principal
 from service.domain.request import RequestScope
 from service.http.asgi import read_body, with_headers
 from service.http.persisted_queries import request_of
+from service.tenancy.directory import TenantSettings
 
 SCHEMA_VERSION = 1
 PASS = None  # not cacheable: go through
@@ -126,11 +128,88 @@ class ResponseCacheStats:
     bytes: int = 0  # kept
 
 
+class ResponseKeys:
+    """The cache key of a request, shared by this middleware and the hit path in front of
+    the stack (service/http/hit_path.py): what a request text is, worked out once per
+    distinct text, and the key composed from it, the principal, the tenant's data version
+    and the tenant's settings."""
+
+    def __init__(self) -> None:
+        self.documents = Documents()
+        self._requests: OrderedDict[tuple[str, bytes, bytes], Described | None] = OrderedDict()
+        self._keys: dict[tuple[Described, str, frozenset[str], int, str], str] = {}
+
+    async def key(self, scope: Scope, body: bytes, principal: Principal, cx: Any) -> str | None:
+        """The key, reading the tenant's version and settings from the database if this
+        replica does not hold them fresh; None when the request is not cacheable."""
+        described = self.described(scope, body)
+        if described is None:
+            return PASS
+        at_least = described[3]
+        version = await cx.versions.get(principal.tenant, at_least)
+        if at_least is not None and version < at_least:
+            return PASS  # not reached: execution waits for it, or says so
+        # The tenant's own settings (timezone, calendar, week start, ...) change answers to
+        # the same document: read as execution reads them, so a change is never missed.
+        return self._compose(principal, described, version,
+                             await cx.tenants.get(principal.tenant))  # fmt: skip
+
+    def known_key(self, scope: Scope, body: bytes, principal: Principal, cx: Any) -> str | None:
+        """The same key from memory alone: None when it would need the database (a
+        version or settings not held fresh) or the request is not cacheable."""
+        described = self.described(scope, body)
+        if described is None:
+            return PASS
+        version = cx.versions.known(principal.tenant, described[3])
+        tenant_settings = cx.tenants.known(principal.tenant)
+        if version is None or tenant_settings is None:
+            return PASS
+        return self._compose(principal, described, version, tenant_settings)
+
+    def _compose(self, principal: Principal, described: Described, version: int,
+                 tenant_settings: TenantSettings) -> str:  # fmt: skip
+        """``compose``, remembered: a repeat costs a dictionary look-up, not a hash."""
+        parts = (described, principal.tenant, principal.scopes, version,
+                 tenant_settings.cache_part())  # fmt: skip
+        found = self._keys.get(parts)
+        if found is None:
+            if len(self._keys) >= self.documents.size:
+                self._keys.clear()  # bounded; rebuilt by the requests that come next
+            found = self._keys[parts] = compose(principal, described, version, tenant_settings)
+        return found
+
+    def described(self, scope: Scope, body: bytes) -> Described | None:
+        """What the key needs of a request, worked out once per distinct request text (a
+        dashboard sends the same bytes again and again): no JSON parsed on a repeat."""
+        if scope["method"] not in ("GET", "POST"):
+            return PASS
+        if len(body) > MAX_REMEMBERED_BODY:
+            return _describe(scope, body, self.documents)
+        text = (scope["method"], scope.get("query_string", b""), body)
+        if text in self._requests:
+            self._requests.move_to_end(text)
+            return self._requests[text]
+        found = self._requests[text] = _describe(scope, body, self.documents)
+        if len(self._requests) > self.documents.size:
+            self._requests.popitem(last=False)
+        return found
+
+
+def compose(principal: Principal, described: Described, version: int,
+            tenant_settings: TenantSettings) -> str:  # fmt: skip
+    digest, name, canonical, _ = described
+    parts = [str(SCHEMA_VERSION), principal.tenant, _scopes(principal.scopes),
+             digest, name, canonical, str(version), tenant_settings.cache_part()]  # fmt: skip
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def etag_of(key: str) -> bytes:
+    return f'W/"{key[:40]}"'.encode()
+
+
 class ResponseCache:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.documents = Documents()
-        self._requests: OrderedDict[tuple[str, bytes, bytes], Described | None] = OrderedDict()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = scope.get("state", {}).get("request")  # built by the edge
@@ -143,12 +222,13 @@ class ResponseCache:
             await self.app(scope, receive, send)
             return
         read, receive = await read_body(receive)
-        key = await self._key(scope, read or b"", principal, cx)
+        key = PASS if dict(scope["headers"]).get(b"x-cx-dry-run") else (
+            await cx.response_keys.key(scope, read or b"", principal, cx))  # fmt: skip
         if key is None:
             await self.app(scope, receive, send)
             return
         stats: ResponseCacheStats = cx.response_stats
-        etag = f'W/"{key[:40]}"'.encode()
+        etag = etag_of(key)
         if scope["method"] == "GET":
             if dict(scope["headers"]).get(b"if-none-match") == etag:
                 stats.hits += 1
@@ -161,7 +241,7 @@ class ResponseCache:
         found = await store.get(key)
         if found is not None:
             stats.hits += 1
-            await _send_cached(send, found)
+            await send_cached(send, found)
             return
         stats.misses += 1
         captured = _Capture(send)
@@ -169,40 +249,6 @@ class ResponseCache:
         if captured.cacheable():
             stats.bytes += len(captured.body)
             await store.set(key, (captured.headers, captured.body), ttl=cx.settings.cache_ttl_s)
-
-    async def _key(self, scope: Scope, body: bytes, principal: Any, cx: Any) -> str | None:
-        if scope["method"] not in ("GET", "POST"):
-            return PASS
-        headers = dict(scope["headers"])
-        if headers.get(b"x-cx-dry-run"):
-            return PASS
-        described = self._described(scope, body)
-        if described is None:
-            return PASS
-        digest, name, canonical, at_least = described
-        version = await cx.versions.get(principal.tenant, at_least)
-        if at_least is not None and version < at_least:
-            return PASS  # not reached: execution waits for it, or says so
-        # The tenant's own settings (timezone, calendar, week start, ...) change answers to
-        # the same document: read as execution reads them, so a change is never missed.
-        tenant_settings = (await cx.tenants.get(principal.tenant)).cache_part()
-        parts = [str(SCHEMA_VERSION), principal.tenant, _scopes(principal.scopes),
-                 digest, name, canonical, str(version), tenant_settings]  # fmt: skip
-        return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
-
-    def _described(self, scope: Scope, body: bytes) -> Described | None:
-        """What the key needs of a request, worked out once per distinct request text (a
-        dashboard sends the same bytes again and again): no JSON parsed on a repeat."""
-        text = (scope["method"], scope.get("query_string", b""), body)
-        if len(body) > MAX_REMEMBERED_BODY:
-            return _describe(scope, body, self.documents)
-        if text in self._requests:
-            self._requests.move_to_end(text)
-            return self._requests[text]
-        found = self._requests[text] = _describe(scope, body, self.documents)
-        if len(self._requests) > self.documents.size:
-            self._requests.popitem(last=False)
-        return found
 
 
 @functools.lru_cache(maxsize=1024)
@@ -257,9 +303,14 @@ class _Capture:
         return self.status == 200 and b'"errors"' not in self.body
 
 
-async def _send_cached(send: Send, found: tuple[list[tuple[bytes, bytes]], bytes]) -> None:
+Cached = tuple[list[tuple[bytes, bytes]], bytes]  # headers kept (content-type), body
+
+
+def hit_headers(found: Cached) -> list[tuple[bytes, bytes]]:
     headers, body = found
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [*headers, (b"content-length", str(len(body)).encode()),
-                            (b"x-cx-cache", b"hit")]})  # fmt: skip
-    await send({"type": "http.response.body", "body": body})
+    return [*headers, (b"content-length", str(len(body)).encode()), (b"x-cx-cache", b"hit")]
+
+
+async def send_cached(send: Send, found: Cached) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": hit_headers(found)})
+    await send({"type": "http.response.body", "body": found[1]})

@@ -50,15 +50,18 @@ def receive_within(receive: Receive, timeout_s: float) -> Receive:
 
 
 def send_within(send: Send, timeout_s: float) -> Send:
-    loop = asyncio.get_running_loop()
-
     async def sending(message: Message) -> None:
-        try:
-            await _by(loop.time() + timeout_s, send(message))
-        except TimeoutError:
-            raise SendTimeout(timeout_s) from None
+        await send_by(send, message, timeout_s)
 
     return sending
+
+
+async def send_by(send: Send, message: Message, timeout_s: float) -> None:
+    """``send(message)``, taken by the client within ``timeout_s`` or SendTimeout."""
+    try:
+        await _by(asyncio.get_running_loop().time() + timeout_s, send(message))
+    except TimeoutError:
+        raise SendTimeout(timeout_s) from None
 
 
 async def _by(deadline: float, step: Awaitable[T]) -> T:

@@ -92,10 +92,10 @@ class TenantDirectory:
         self._known: dict[str, tuple[float, TenantSettings]] = {}
 
     async def get(self, tenant: str) -> TenantSettings:
+        held = self.known(tenant)
+        if held is not None:
+            return held
         now = time.monotonic()
-        found = self._known.get(tenant)
-        if found is not None and found[0] > now:
-            return found[1]
         stored = await tenants.stored_settings(self.mongo, tenant)
         base = defaults(self.settings)
         result = TenantSettings(
@@ -109,6 +109,13 @@ class TenantDirectory:
             self._known.clear()
         self._known[tenant] = (now + self.settings.auth_cache_s, result)
         return result
+
+    def known(self, tenant: str) -> TenantSettings | None:
+        """What ``get`` would answer without reading the database; None where it would."""
+        found = self._known.get(tenant)
+        if found is None or found[0] <= time.monotonic():
+            return None
+        return found[1]
 
     def forget(self, tenant: str) -> None:
         self._known.pop(tenant, None)

@@ -22,13 +22,10 @@ class VersionFeed:
         self.on_served: Callable[[float], None] | None = None
 
     async def get(self, tenant: str, at_least: int | None = None) -> int:
+        held = self.known(tenant, at_least)
+        if held is not None:
+            return held
         now = time.monotonic()
-        found = self._known.get(tenant)
-        fresh = found is not None and now - found[0] < self.staleness_s
-        if found is not None and fresh and (at_least is None or found[1] >= at_least):
-            if self.on_served is not None:
-                self.on_served(now - found[0])
-            return found[1]
         self.reads += 1
         version = await tenants.data_version(self.mongo, tenant)
         if len(self._known) > 100_000:
@@ -37,6 +34,18 @@ class VersionFeed:
         if self.on_served is not None:
             self.on_served(0.0)
         return version
+
+    def known(self, tenant: str, at_least: int | None = None) -> int | None:
+        """What ``get`` would answer without reading the database; None where it would."""
+        found = self._known.get(tenant)
+        if found is None:
+            return None
+        age = time.monotonic() - found[0]
+        if age >= self.staleness_s or (at_least is not None and found[1] < at_least):
+            return None
+        if self.on_served is not None:
+            self.on_served(age)
+        return found[1]
 
     def observe(self, tenant: str, version: int) -> int:
         """A version this replica's own write just produced: known at once."""

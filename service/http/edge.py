@@ -1,7 +1,11 @@
 """The HTTP edge: every request gets its id, a bounded body and — outside the probes — a
 principal (credential, tenant, scopes) and a rate-limit verdict. They are built once here
 into one :class:`~service.domain.request.RequestScope` (``scope["state"]["request"]``),
-which GraphQL, the response cache and the NDJSON route read; none works them out again."""
+which GraphQL, the response cache and the NDJSON route read; none works them out again.
+
+A repeated query whose answer is cached is answered before this layer, by the hit path
+(service/http/hit_path.py), with these same functions: a check added here must be made
+there too, or make the hit path step aside (docs/adr/0025)."""
 
 from __future__ import annotations
 

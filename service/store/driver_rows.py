@@ -14,7 +14,7 @@ from service.domain.metrics.driver_results import RatedAnswer, RatedResponse, To
 from service.domain.metrics.timeframe import Window
 from service.store.client import Doc, Mongo, aggregate
 from service.store.indexes import SURVEY_RESPONSES
-from service.store.survey_cells import _response_match
+from service.store.survey_cells import response_match
 
 PROJECTION = {"_id": 0, "submittedAt": 1, "source": 1, "externalId": 1, "answers.metric": 1,
               "answers.component": 1, "answers.value": 1, "answers.scale": 1,
@@ -25,7 +25,7 @@ def pipeline(tenant: str, window: Window, flt: CellFilter, family: str, limit: i
     """Two ``$match`` stages: the first is (tenant, submittedAt range) alone, which the time
     index serves; SecantusDB's planner scans the whole collection as soon as one ``$match``
     holds any other condition. MongoDB merges the two."""
-    whole = _response_match(tenant, window, flt)
+    whole = response_match(tenant, window, flt)
     indexed = {"tenant": whole.pop("tenant"), "submittedAt": whole.pop("submittedAt")}
     return [
         {"$match": indexed},

@@ -39,7 +39,7 @@ from service.store import (
 from service.store.client import Doc, Mongo, to_list
 from service.store.indexes import METRIC_ROLLUPS, SURVEY_RESPONSES
 from service.store.rollup_rows import Rows
-from service.store.survey_cells import _SCAN_PROJECTION, SCAN_CONCURRENCY, _response_match
+from service.store.survey_cells import SCAN_CONCURRENCY, SCAN_PROJECTION, response_match
 
 WrittenReader = Callable[[], Awaitable[dict[str, int]]]
 
@@ -137,7 +137,7 @@ async def _scan(
             # read, each under the query budget rather than the socket timeout.
             with pymongo.timeout(mongo.query_timeout_s):
                 docs = await to_list(mongo[SURVEY_RESPONSES].find(
-                    _response_match(tenant, window, CellFilter()), _SCAN_PROJECTION
+                    response_match(tenant, window, CellFilter()), SCAN_PROJECTION
                 ))  # fmt: skip
         tally: document_cells.Tally = {}
         for doc in docs:

@@ -42,7 +42,8 @@ class PeriodBy:
         return {"$dateTrunc": trunc}
 
 
-def _response_match(tenant: str, span: Window, flt: CellFilter) -> Doc:
+def response_match(tenant: str, span: Window, flt: CellFilter) -> Doc:
+    """The $match of a tenant's responses in ``span`` under ``flt`` (shared by every scan)."""
     # One range per pipeline: see cells() on $or.
     match: Doc = {"tenant": tenant, "submittedAt": {"$gte": span.start, "$lt": span.end}}
     for field, values in (("segments", flt.segments), ("journey", flt.journeys),
@@ -93,7 +94,7 @@ def answer_pipeline(
     cell = {k: f"$_id.{k}" for k in unit if k not in ("r", "co")}
     cell.update(v="$v", co="$_id.co" if by_component else "$co")
     pipeline: list[Doc] = [
-        {"$match": _response_match(tenant, span, flt)},
+        {"$match": response_match(tenant, span, flt)},
         {"$unwind": "$answers"},
     ]
     if answer_match:
@@ -109,7 +110,7 @@ def response_pipeline(tenant: str, span: Window, flt: CellFilter, period: Period
     """Responses (not answers) grouped by period, dimensions and their set of components;
     with an answer filter, the responses with an answer it selects, and the components of
     the answers of the questions asked for."""
-    match = _response_match(tenant, span, flt)
+    match = response_match(tenant, span, flt)
     selected = _answer_filter(flt)
     if selected:
         match["answers"] = {"$elemMatch": selected}
@@ -225,7 +226,8 @@ async def cells(
     return out
 
 
-_SCAN_PROJECTION = {"_id": 0, "segments": 1, "journey": 1, "stage": 1, "channel": 1,
+# What materialisation reads of a response (store/rollup_sources.py and the scans here).
+SCAN_PROJECTION = {"_id": 0, "segments": 1, "journey": 1, "stage": 1, "channel": 1,
                     "submittedAt": 1, "answers.metric": 1, "answers.value": 1,
                     "answers.scale": 1, "answers.component": 1,
                     "answers.highIsEasy": 1}  # fmt: skip

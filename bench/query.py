@@ -114,6 +114,9 @@ async def run(sizes: tuple[int, ...] = (100_000, 200_000, 400_000), repeat: int 
             mongo_db="bench",
             cache_backend="none",
             mongo_query_timeout_s=900,
+            # The raw pipeline keeps the embedded server too busy to answer the liveness ping
+            # within 2 s on a loaded machine (docs/adr/0016): give it a minute, as hot_path does.
+            mongo_server_selection_timeout_s=60,
             auth="disabled",
             rate_limit_per_minute=0,
             rate_limit_cost_per_minute=0,

@@ -72,6 +72,12 @@ class Settings(BaseSettings):
     version_staleness_ms: int = Field(
         default=1000, ge=0, description="How old a tenant's data version held in memory may be."
     )
+    version_feed: str = Field(
+        default="auto",
+        pattern="^(auto|poll)$",
+        description="auto: follow the tenants collection's changes where the database can; "
+        "poll: read a version again once it is older than the staleness bound.",
+    )
     cache_max_entries: int = Field(
         default=10_000, ge=1, description="Most entries the in-memory metric cache keeps."
     )

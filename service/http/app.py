@@ -283,6 +283,9 @@ def create_app(
         tenant_dir = TenantDirectory(mongo, settings)
         versions = VersionFeed(mongo, settings.version_staleness_ms)  # one per replica
         versions.on_served = coordination.version_lag.observe
+        versions.on_settings_changed = tenant_dir.forget  # `tenants set` seen within the bound
+        if settings.version_feed == "auto":  # others' writes pushed by a change stream (ADR 26)
+            versions.start(connect(settings, max_pool_size=1, appname="cxgraph-versions"))
         metrics = MetricsService(mongo, settings, cache, tenant_dir, versions)
         state = AppState(
             settings=settings,
@@ -336,6 +339,7 @@ def create_app(
             if background:
                 await asyncio.wait(background, timeout=CLOSE_TIMEOUT_S)
             await _within("live subscriptions", live.close())
+            await _within("the version feed", versions.close())
             try:
                 await _within("webhooks", state.webhooks.close())  # uses cache and database
                 await _within("the metric cache", cache.close())

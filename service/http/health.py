@@ -59,6 +59,13 @@ async def prometheus_metrics(request: Request) -> PlainTextResponse:
         "# HELP cx_version_reads_total Data-version reads from MongoDB (the rest from memory).",
         "# TYPE cx_version_reads_total counter",
         f"cx_version_reads_total {state.versions.reads}",
+        "# HELP cx_version_feed_following 1 while a change stream keeps data versions current "
+        "(0: they are polled).",
+        "# TYPE cx_version_feed_following gauge",
+        f"cx_version_feed_following {int(state.versions.following)}",
+        "# HELP cx_version_feed_changes_total Tenant changes the change stream delivered.",
+        "# TYPE cx_version_feed_changes_total counter",
+        f"cx_version_feed_changes_total {state.versions.changes}",
         "# HELP cx_webhook_attempts_total Webhook delivery attempts sent by this process, by "
         "outcome (retry: failed, another attempt follows).",
         "# TYPE cx_webhook_attempts_total counter",

@@ -10,11 +10,10 @@ event loop runs); ``logging.shutdown`` at exit writes what is left.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import sys
 import time
-from typing import Any, TextIO
+from typing import TextIO
 
 FLUSH_S = 0.05
 DEFAULT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
@@ -93,28 +92,6 @@ def emit(logger: logging.Logger, text: str) -> None:
     formatter = handler.formatter
     assert isinstance(formatter, SecondCachingFormatter)
     handler.write_line(f"{formatter.asctime(now)} INFO {logger.name} {text}")
-
-
-def json_object(fields: tuple[tuple[str, Any], ...]) -> str:
-    """``json.dumps(dict(fields), separators=(",", ":"))`` for str, int, float and None
-    values, built without the encoder's per-call set-up."""
-    parts = []
-    for name, value in fields:
-        kind = type(value)
-        if kind is str:
-            parts.append(f'"{name}":{_quoted(value)}')
-        elif value is None:
-            parts.append(f'"{name}":null')
-        elif kind is int:
-            parts.append(f'"{name}":{int.__repr__(value)}')
-        elif kind is float:
-            parts.append(f'"{name}":{float.__repr__(value)}')
-        else:
-            parts.append(f'"{name}":{json.dumps(value)}')
-    return "{" + ",".join(parts) + "}"
-
-
-_quoted: Any = json.encoder.encode_basestring_ascii
 
 
 def install(fmt: str) -> None:

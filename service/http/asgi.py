@@ -4,9 +4,15 @@ JSON answers sent."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.types import Message, Receive, Send
+
+
+def media_type(headers: Mapping[str, str]) -> str:
+    """The request's media type, without parameters (``; charset=...``), lower-case."""
+    return headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
 def error_shape(message: str, code: str, **extensions: Any) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from service.auth.authenticator import Unauthenticated
 from service.domain.principal import Scope as Permission
 from service.domain.request import RequestScope
 from service.http import access_log as access_lines
-from service.http.asgi import answer, error_body, read_body
+from service.http.asgi import answer, error_body, media_type, read_body
 from service.http.graphiql import ASSETS_PATH
 from service.http.rate_limits import Verdict
 from service.http.slow_clients import BodyTimeout, SendTimeout, receive_within, send_within
@@ -99,17 +99,15 @@ class Edge:
         if settings.graphiql and path.startswith(ASSETS_PATH + "/"):  # its public scripts
             await self.app(scope, receive, send)
             return
-        if path == "/graphql" and scope["method"] == "POST":
-            media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
-            if media not in JSON_TYPES:  # no form posts: a browser cannot forge a JSON one
-                await answer(
-                    send,
-                    415,
-                    error_body(
-                        "send GraphQL requests as application/json", "UNSUPPORTED_MEDIA_TYPE"
-                    ),
-                )
-                return
+        # No form posts: a browser cannot forge a JSON one.
+        if (
+            path == "/graphql"
+            and scope["method"] == "POST"
+            and media_type(headers) not in JSON_TYPES
+        ):
+            message = "send GraphQL requests as application/json"
+            await answer(send, 415, error_body(message, "UNSUPPORTED_MEDIA_TYPE"))
+            return
         if path in LIMITED_BODY_PATHS:
             try:
                 buffered, receive = await read_body(receive, settings.max_body_bytes)

@@ -19,7 +19,7 @@ from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
 
 from service.domain.request import RequestScope
-from service.http.asgi import read_body, replay
+from service.http.asgi import media_type, read_body, replay
 from service.http.edge import (
     JSON_TYPES,
     dropping,
@@ -51,7 +51,7 @@ async def answer_from_memory(app: Starlette, scope: Scope, receive: Receive,
     if cx is None or not cx.hit_path:
         return receive
     headers = headers_of(scope)
-    if headers.get("content-type", "").split(";", 1)[0].strip().lower() not in JSON_TYPES:
+    if media_type(headers) not in JSON_TYPES:
         return receive
     if "x-cx-dry-run" in headers or ("origin" in headers and cx.cors):
         return receive  # CORS headers are the CORS middleware's to write

@@ -43,7 +43,7 @@ from service.domain.ingest.checks import RecordError
 from service.domain.model import RecordStatus
 from service.domain.principal import Scope
 from service.domain.request import RequestScope
-from service.http.asgi import error_shape
+from service.http.asgi import error_shape, media_type
 from service.http.slow_clients import BodyTimeout
 from service.ingest.service import BulkOutcome, Ingestor
 from service.store.bulk import Outcome
@@ -75,10 +75,6 @@ def _error(status: int, message: str, code: str) -> JSONResponse:
     return JSONResponse(error_shape(message, code), status_code=status)
 
 
-def _media_type(request: Request) -> str:
-    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-
-
 async def ingest_ndjson(request: Request) -> Response:
     collection = request.path_params["collection"]
     ingest_for = COLLECTIONS.get(collection)
@@ -88,7 +84,7 @@ async def ingest_ndjson(request: Request) -> Response:
             f"unknown collection {collection!r}; one of {', '.join(COLLECTIONS)}",
             "NOT_FOUND",
         )
-    if _media_type(request) != MEDIA_TYPE:
+    if media_type(request.headers) != MEDIA_TYPE:
         return _error(
             415,
             f"send the records as {MEDIA_TYPE}, one JSON object per line",

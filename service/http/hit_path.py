@@ -19,7 +19,7 @@ from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
 
 from service.domain.request import RequestScope
-from service.http.asgi import media_type, read_body, replay
+from service.http.asgi import media_type, read_body
 from service.http.edge import (
     JSON_TYPES,
     dropping,
@@ -68,7 +68,7 @@ async def answer_from_memory(app: Starlette, scope: Scope, receive: Receive,
     status: list[int] = []
     try:
         try:
-            body, receive = await _body(receive, settings.body_timeout_s)
+            body, receive = await read_body(receive_within(receive, settings.body_timeout_s))
         except BodyTimeout as slow:
             await refuse_slow_body(with_request_id(send, request_id, status), slow)
             return None
@@ -99,15 +99,3 @@ async def answer_from_memory(app: Starlette, scope: Scope, receive: Receive,
         if status:
             log_access(scope, state, status, time.perf_counter() - began)
     return None
-
-
-async def _body(receive: Receive, timeout_s: float) -> tuple[bytes, Receive]:
-    """The request's body within ``timeout_s``, and a receive that hands it on again."""
-    timed = receive_within(receive, timeout_s)
-    first = await timed()
-    if first["type"] == "http.request" and not first.get("more_body", False):
-        body: bytes = first.get("body", b"")  # nearly always: a small body comes whole
-        return body, replay(body, timed)
-    read, rest = await read_body(timed)  # the rest of it, or the disconnect again
-    body = first.get("body", b"") + (read or b"")
-    return body, replay(body, rest)

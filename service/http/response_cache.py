@@ -222,7 +222,8 @@ class ResponseCache:
             await self.app(scope, receive, send)
             return
         read, receive = await read_body(receive)
-        key = PASS if dict(scope["headers"]).get(b"x-cx-dry-run") else (
+        headers = dict(scope["headers"])
+        key = PASS if headers.get(b"x-cx-dry-run") else (
             await cx.response_keys.key(scope, read or b"", principal, cx))  # fmt: skip
         if key is None:
             await self.app(scope, receive, send)
@@ -230,7 +231,7 @@ class ResponseCache:
         stats: ResponseCacheStats = cx.response_stats
         etag = etag_of(key)
         if scope["method"] == "GET":
-            if dict(scope["headers"]).get(b"if-none-match") == etag:
+            if headers.get(b"if-none-match") == etag:
                 stats.hits += 1
                 await send({"type": "http.response.start", "status": 304,
                             "headers": _revalidation(etag)})  # fmt: skip
